@@ -1,0 +1,34 @@
+with source as (
+
+    select * from {{ source('social', 'accounts') }}
+
+),
+
+deduplicated as (
+
+    {{ deduplicate('source', partition_by='app_id, openid', order_by='updated_at desc, _loaded_at desc, _source_file desc, _line_no desc') }}
+
+),
+
+final as (
+
+    select
+        app_id,
+        platform,
+        openid,
+        unionid,
+        nickname,
+        phone,
+        followed_at,
+        unfollowed_at,
+        updated_at,
+        _source_file,
+        _line_no,
+        _load_id,
+        _loaded_at,
+        _warnings
+    from deduplicated
+
+)
+
+select * from final

@@ -1,0 +1,32 @@
+with source as (
+
+    select * from {{ source('social', 'engagement') }}
+
+),
+
+deduplicated as (
+
+    {{ deduplicate('source', partition_by='event_id', order_by='_loaded_at desc, _source_file desc, _line_no desc') }}
+
+),
+
+final as (
+
+    select
+        event_id,
+        app_id,
+        openid,
+        event_type,
+        occurred_at,
+        content_id,
+        duration_seconds,
+        _source_file,
+        _line_no,
+        _load_id,
+        _loaded_at,
+        _warnings
+    from deduplicated
+
+)
+
+select * from final

@@ -1,0 +1,1 @@
+"""omni360: customer-data warehouse for retailers."""

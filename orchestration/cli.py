@@ -1,0 +1,221 @@
+"""`omni360`: the command-line front door."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestration import settings
+
+app = typer.Typer(
+    name="omni360",
+    help="omni360: an open-source customer-data warehouse for retailers. Generate a synthetic "
+    "omnichannel landing zone, ingest it into a validated raw layer, and build the warehouse.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+LandingOpt = Annotated[Path, typer.Option(
+    "--landing", help="Landing-zone root (<landing>/<source>/<entity>/<YYYY-MM-DD>/<file>). "
+    "Default: $OMNI360_LANDING, else the committed sample seeds/sample.")]
+WarehouseOpt = Annotated[Path, typer.Option(
+    "--warehouse", help="DuckDB warehouse file; the Parquet lake goes in a `lake/` folder next "
+    "to it. Default: $OMNI360_WAREHOUSE, else warehouse/omni360.duckdb.")]
+
+
+def _say(message: str, started: float | None = None) -> None:
+    stamp = f"[{time.perf_counter() - started:7.1f}s] " if started is not None else ""
+    typer.echo(f"{stamp}{message}")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def generate(
+    persons: Annotated[int, typer.Option(help="Number of true persons to simulate.", min=1)],
+    out: Annotated[Path, typer.Option(help="Output folder: the landing zone, plus the answer "
+                                      "key in <out>/_truth/.")],
+    seed: Annotated[int, typer.Option(help="Random seed; the same arguments give "
+                                      "byte-identical output.")] = 42,
+    locale: Annotated[str, typer.Option(help="zh_CN (default) or en_US.")] = "zh_CN",
+    start: Annotated[str, typer.Option(help="First day of the period, YYYY-MM-DD.")]
+    = "2026-01-01",
+    days: Annotated[int, typer.Option(help="Length of the period in days.", min=1)] = 120,
+    delivery: Annotated[str, typer.Option(help="File delivery cadence: daily, weekly or "
+                                          "monthly.")] = "weekly",
+    force: Annotated[bool, typer.Option("--force", help="Delete --out first if it exists.")]
+    = False,
+) -> None:
+    """Write a synthetic omnichannel landing zone for N persons, with its answer key."""
+    from orchestration.lib.generator import GeneratorConfig, generate as run_generator
+
+    if locale not in ("zh_CN", "en_US"):
+        _fail(f"--locale must be zh_CN or en_US, not {locale!r}")
+    if delivery not in ("daily", "weekly", "monthly"):
+        _fail(f"--delivery must be daily, weekly or monthly, not {delivery!r}")
+    try:
+        start_date = dt.date.fromisoformat(start)
+    except ValueError:
+        _fail(f"--start must be a date YYYY-MM-DD, not {start!r}")
+    if out.exists() and force:
+        shutil.rmtree(out)
+    started = time.perf_counter()
+    config = GeneratorConfig(persons=persons, seed=seed, locale=locale, start=start_date,
+                             days=days, delivery=delivery)
+    try:
+        summary = run_generator(config, out,
+                                progress=lambda step, rows: _say(f"{step}: {rows:,} rows", started))
+    except FileExistsError as error:
+        _fail(f"{error} (use --force to replace it)")
+    total = sum(summary.rows.values())
+    _say(f"done: {total:,} records in {summary.files:,} files, {summary.malformed:,} deliberately "
+         f"malformed; answer key in {out / '_truth'}", started)
+
+
+def _materialize(landing: Path | None, warehouse: Path | None, selection: str) -> int:
+    """Run the selected assets in-process; print per-asset lines and a summary; return exit code."""
+    import dagster as dg
+
+    from orchestration.lib.ingest.landing import scan_landing
+
+    landing = (landing or settings.landing_dir()).resolve()
+    warehouse = (warehouse or settings.warehouse_path()).resolve()
+    try:
+        scan = scan_landing(landing)
+    except FileNotFoundError as error:
+        _fail(str(error), 2)
+    settings.export_env(landing, warehouse)
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("dagster").setLevel(logging.CRITICAL)  # _report says what failed
+    from orchestration.definitions import defs
+
+    definitions = defs()
+    graph = definitions.resolve_asset_graph()
+    keys = [k for k in graph.materializable_asset_keys
+            if selection == "all" or k.path[0] != "staging"]
+    started = time.perf_counter()
+    _say(f"landing {landing}: {sum(len(v) for v in scan.files.values())} files; "
+         f"warehouse {warehouse}")
+    for problem in scan.layout_problems():
+        typer.secho(f"layout problem: {problem}", fg=typer.colors.YELLOW)
+    result = definitions.resolve_job_def("omni360_main").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(),
+        asset_selection=keys,
+        raise_on_error=False,
+    )
+    return _report(result, started)
+
+
+def _report(result, started: float) -> int:
+    failed_checks = 0
+    for event in result.get_asset_materialization_events():
+        materialization = event.event_specific_data.materialization
+        meta = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
+        key = materialization.asset_key.to_user_string()
+        if "rows_read" in meta:
+            _say(f"{key:<28} read {meta['rows_read']:>9,}  loaded {meta['rows_loaded']:>9,}  "
+                 f"quarantined {meta['rows_quarantined']:>7,}  files new/dup/refused "
+                 f"{meta['files_loaded']}/{meta['files_skipped_duplicate']}/"
+                 f"{meta['files_refused']}", started)
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed:
+            failed_checks += 1
+            typer.secho(f"check failed: {evaluation.asset_key.to_user_string()} "
+                        f"{evaluation.check_name}: {evaluation.description or ''}",
+                        fg=typer.colors.RED)
+    checks = result.get_asset_check_evaluations()
+    _say(f"{len(result.get_asset_materialization_events())} assets materialised, "
+         f"{len(checks) - failed_checks}/{len(checks)} checks passed", started)
+    if not result.success:
+        for event in result.get_step_failure_events():
+            error = event.event_specific_data.error
+            message = error.cause.message if error and error.cause else (
+                error.message if error else "")
+            typer.secho(f"step failed: {event.step_key}: {message.strip()}",
+                        fg=typer.colors.RED, err=True)
+        return 1
+    return 1 if failed_checks else 0
+
+
+@app.command()
+def run(
+    landing: LandingOpt = None,  # type: ignore[assignment]
+    warehouse: WarehouseOpt = None,  # type: ignore[assignment]
+) -> None:
+    """Materialise the whole asset graph in-process: ingest new files, then build and test dbt."""
+    raise typer.Exit(_materialize(landing, warehouse, "all"))
+
+
+@app.command()
+def ingest(
+    landing: LandingOpt = None,  # type: ignore[assignment]
+    warehouse: WarehouseOpt = None,  # type: ignore[assignment]
+) -> None:
+    """Only the ingestion assets: load new landing files into the raw layer and quarantine."""
+    raise typer.Exit(_materialize(landing, warehouse, "ingest"))
+
+
+@app.command()
+def status(warehouse: WarehouseOpt = None) -> None:  # type: ignore[assignment]
+    """Show what has been loaded: files, rows read/loaded/quarantined per entity, top reasons."""
+    import duckdb
+
+    lake = settings.lake_dir() if warehouse is None else warehouse.resolve().parent / "lake"
+    manifests = list(lake.glob("_ops/manifest/*/*/*.json"))
+    if not manifests:
+        _fail(f"nothing loaded yet in {lake}; run `omni360 ingest` first")
+    con = duckdb.connect()
+    rows = con.execute(f"""
+        select source || '/' || entity, count(*) filter (status = 'loaded'),
+            count(*) filter (status = 'skipped_duplicate'), sum(rows_read), sum(rows_loaded),
+            sum(rows_quarantined)
+        from read_json('{lake}/_ops/manifest/*/*/*.json') group by 1 order by 1
+    """).fetchall()
+    typer.echo(f"{'entity':<28}{'files':>7}{'dups':>6}{'read':>12}{'loaded':>12}{'quarant.':>10}")
+    for name, files, dups, read, loaded, quarantined in rows:
+        typer.echo(f"{name:<28}{files:>7}{dups:>6}{read:>12,}{loaded:>12,}{quarantined:>10,}")
+    reasons = con.execute(f"""
+        select source || '/' || entity, rule, count(*) from
+        read_parquet('{lake}/quarantine/*/*/*.parquet') group by all order by 3 desc limit 15
+    """).fetchall()
+    if reasons:
+        typer.echo("\ntop quarantine rules:")
+        for name, rule, count in reasons:
+            typer.echo(f"  {name:<26}{rule:<20}{count:>8,}")
+
+
+@app.command()
+def contracts(
+    write: Annotated[bool, typer.Option("--write", help="Rewrite the generated files.")] = False,
+) -> None:
+    """Check (or --write) docs/landing-zone.md and the dbt sources rendered from the contract."""
+    from orchestration.lib.contract_docs import rendered_files, write_rendered
+
+    if write:
+        for path in write_rendered():
+            typer.echo(f"wrote {path.relative_to(settings.REPO_ROOT)}")
+        return
+    stale = [p for p, text in rendered_files().items()
+             if not p.exists() or p.read_text(encoding="utf-8") != text]
+    for path in stale:
+        typer.echo(f"out of date: {path.relative_to(settings.REPO_ROOT)}")
+    raise typer.Exit(1 if stale else 0)
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,30 @@
+"""The dbt project as Dagster assets; dbt tests run as asset checks."""
+
+
+import sys
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
+
+from orchestration.lib.dbt_translator import Omni360DbtTranslator
+from orchestration.settings import DBT_PROJECT_DIR
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+dbt_project.prepare_if_dev()
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project,
+            dagster_dbt_translator=Omni360DbtTranslator())
+def omni360_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+defs = dg.Definitions(
+    assets=[omni360_dbt_models],
+    resources={"dbt": DbtCliResource(
+        project_dir=dbt_project,
+        # the dbt of this interpreter's environment, whether or not it is activated
+        dbt_executable=str(Path(sys.executable).parent / "dbt"),
+    )},
+)

@@ -1,0 +1,166 @@
+"""The Parquet lake: raw tables, quarantine, and the manifest of loaded files.
+
+Layout under the lake root:
+    raw/<source>/<table>/<file_id>.parquet          valid rows of one landing file
+    quarantine/<source>/<entity>/<file_id>.parquet  its rejected rows with the reason
+    _ops/manifest/<source>/<entity>/<file_id>.json  one per loaded (or skipped) file
+    _ops/audit/<source>/<entity>/<load_id>.jsonl    what each run did with each file
+
+A landing file is committed when its manifest entry is renamed into place; Parquet files without
+a manifest entry are leftovers of an interrupted run and are deleted before the next load.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from orchestration.lib.contracts import LINEAGE_COLUMNS, Entity
+
+SCHEMA_FILE = "00000000-schema.parquet"  # zero rows; keeps every table's glob and schema valid
+
+ARROW_TYPES = {
+    "string": pa.string(),
+    "integer": pa.int64(),
+    "decimal": pa.decimal128(12, 2),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us"),
+    "boolean": pa.bool_(),
+    "VARCHAR": pa.string(),
+    "BIGINT": pa.int64(),
+    "TIMESTAMP": pa.timestamp("us"),
+}
+
+QUARANTINE_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("source", "VARCHAR", "source system"),
+    ("entity", "VARCHAR", "entity (landing folder)"),
+    ("source_file", "VARCHAR", "landing file, relative to the landing root"),
+    ("line_no", "BIGINT", "1-based physical line in the file"),
+    ("record_key", "VARCHAR", "primary key as far as it could be read"),
+    ("rule", "VARCHAR", "the rule the record broke"),
+    ("column_name", "VARCHAR", "the column that broke it, when one did"),
+    ("reason", "VARCHAR", "what is wrong, in words"),
+    ("raw_content", "VARCHAR", "the line as delivered (invalid bytes as \\x escapes)"),
+    ("load_id", "VARCHAR", "ingestion run"),
+    ("quarantined_at", "TIMESTAMP", "when (UTC)"),
+)
+
+
+def raw_schema(table: Entity) -> pa.Schema:
+    return pa.schema(
+        [(c.name, ARROW_TYPES[c.type]) for c in table.columns]
+        + [(name, ARROW_TYPES[kind]) for name, kind, _ in LINEAGE_COLUMNS]
+    )
+
+
+def quarantine_schema() -> pa.Schema:
+    return pa.schema([(name, ARROW_TYPES[kind]) for name, kind, _ in QUARANTINE_COLUMNS])
+
+
+@dataclass
+class ManifestEntry:
+    file_id: str
+    source_file: str
+    source: str
+    entity: str
+    delivery_date: str
+    size_bytes: int
+    sha256: str
+    load_id: str
+    loaded_at: str
+    status: str  # loaded | skipped_duplicate
+    duplicate_of: str | None
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+    child_rows_loaded: int
+    rows_with_warnings: int
+
+
+class Lake:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def raw_dir(self, table: Entity) -> Path:
+        return self.root / "raw" / table.source / table.name
+
+    def quarantine_dir(self, entity: Entity) -> Path:
+        return self.root / "quarantine" / entity.source / entity.name
+
+    def manifest_dir(self, entity: Entity) -> Path:
+        return self.root / "_ops" / "manifest" / entity.source / entity.name
+
+    def audit_dir(self, entity: Entity) -> Path:
+        return self.root / "_ops" / "audit" / entity.source / entity.name
+
+    def data_dirs(self, entity: Entity) -> list[Path]:
+        return [self.raw_dir(t) for t in entity.raw_tables] + [self.quarantine_dir(entity)]
+
+    def ensure_layout(self, entity: Entity) -> None:
+        """Create the folders and each table's zero-row schema file."""
+        for table in entity.raw_tables:
+            _write_schema_file(self.raw_dir(table), raw_schema(table))
+        _write_schema_file(self.quarantine_dir(entity), quarantine_schema())
+        self.manifest_dir(entity).mkdir(parents=True, exist_ok=True)
+        self.audit_dir(entity).mkdir(parents=True, exist_ok=True)
+
+    def manifest(self, entity: Entity) -> list[ManifestEntry]:
+        folder = self.manifest_dir(entity)
+        if not folder.is_dir():
+            return []
+        return [
+            ManifestEntry(**json.loads(p.read_text(encoding="utf-8")))
+            for p in sorted(folder.glob("*.json"))
+        ]
+
+    def recover(self, entity: Entity) -> list[str]:
+        """Delete what an interrupted load left behind; return the paths removed."""
+        committed = {e.file_id for e in self.manifest(entity)}
+        removed: list[str] = []
+        for folder in [*self.data_dirs(entity), self.manifest_dir(entity), self.audit_dir(entity)]:
+            if not folder.is_dir():
+                continue
+            for path in folder.iterdir():
+                orphan = path.suffix == ".parquet" and path.name != SCHEMA_FILE and (
+                    path.stem not in committed
+                )
+                if path.name.endswith(".tmp") or orphan:
+                    path.unlink()
+                    removed.append(str(path.relative_to(self.root)))
+        return removed
+
+    def commit(self, entity: Entity, entry: ManifestEntry, staged: list[Path]) -> None:
+        """Move staged Parquet files into place, then write the manifest entry (the commit)."""
+        for tmp in staged:
+            os.replace(tmp, tmp.with_suffix(""))
+        write_atomic(self.manifest_dir(entity) / f"{entry.file_id}.json",
+                     json.dumps(asdict(entry), ensure_ascii=False, indent=1))
+
+    def append_audit(self, entity: Entity, load_id: str, events: list[dict]) -> None:
+        if events:
+            lines = "\n".join(json.dumps(e, ensure_ascii=False) for e in events) + "\n"
+            write_atomic(self.audit_dir(entity) / f"{load_id}.jsonl", lines)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _write_schema_file(folder: Path, schema: pa.Schema) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / SCHEMA_FILE
+    if path.exists() and pq.read_schema(path).equals(schema, check_metadata=False):
+        return
+    tmp = folder / (SCHEMA_FILE + ".tmp")
+    pq.write_table(schema.empty_table(), tmp)
+    os.replace(tmp, path)

@@ -1,0 +1,392 @@
+"""Load one entity's landing files into the lake, file by file, with row accounting."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from orchestration.lib.contracts import Entity, entity
+from orchestration.lib.ingest.lake import Lake, ManifestEntry
+from orchestration.lib.ingest.landing import LandingFile, LayoutProblem
+from orchestration.lib.ingest.parse import FileRefused, ParsedFile, parse_file
+from orchestration.lib.ingest.validate import (
+    checked_sql,
+    lit,
+    output_columns,
+    q,
+    record_key_expr,
+    ref_table_name,
+    value_exprs,
+)
+
+
+class AccountingError(Exception):
+    """Rows read != rows loaded + rows quarantined: the file is not committed and the run fails."""
+
+
+@dataclass
+class FileOutcome:
+    source_file: str
+    status: str  # loaded | skipped_duplicate | already_loaded | refused
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    child_rows_loaded: int = 0
+    rows_with_warnings: int = 0
+    rule: str | None = None
+    message: str | None = None
+    duplicate_of: str | None = None
+    quarantine_rules: Counter = field(default_factory=Counter)
+
+    def audit_event(self, entity: Entity, load_id: str, at: str) -> dict:
+        return {
+            "load_id": load_id, "audited_at": at, "source": entity.source, "entity": entity.name,
+            "source_file": self.source_file, "status": self.status, "rows_read": self.rows_read,
+            "rows_loaded": self.rows_loaded, "rows_quarantined": self.rows_quarantined,
+            "child_rows_loaded": self.child_rows_loaded, "rule": self.rule,
+            "message": self.message, "duplicate_of": self.duplicate_of,
+        }
+
+
+@dataclass
+class EntityLoadResult:
+    entity: Entity
+    load_id: str
+    outcomes: list[FileOutcome]
+    recovered: list[str]
+    layout_problems: list[LayoutProblem]
+    elapsed_s: float
+
+    def _sum(self, attr: str) -> int:
+        return sum(getattr(o, attr) for o in self.outcomes)
+
+    @property
+    def rows_read(self) -> int:
+        return self._sum("rows_read")
+
+    @property
+    def rows_loaded(self) -> int:
+        return self._sum("rows_loaded")
+
+    @property
+    def rows_quarantined(self) -> int:
+        return self._sum("rows_quarantined")
+
+    @property
+    def child_rows_loaded(self) -> int:
+        return self._sum("child_rows_loaded")
+
+    @property
+    def rows_with_warnings(self) -> int:
+        return self._sum("rows_with_warnings")
+
+    def files(self, status: str) -> list[FileOutcome]:
+        return [o for o in self.outcomes if o.status == status]
+
+    @property
+    def refusals(self) -> list[str]:
+        return [o.message or o.source_file for o in self.files("refused")] + [
+            str(p) for p in self.layout_problems
+        ]
+
+    @property
+    def quarantine_rules(self) -> Counter:
+        total: Counter = Counter()
+        for outcome in self.outcomes:
+            total.update(outcome.quarantine_rules)
+        return total
+
+
+def new_load_id(run_id: str | None = None) -> str:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    suffix = (run_id or hashlib.sha1(str(time.time_ns()).encode()).hexdigest())[:8]
+    return f"{stamp}-{suffix}"
+
+
+def file_id(landing_file: LandingFile, sha256: str) -> str:
+    stem = landing_file.path.stem
+    return f"{landing_file.delivery_date.isoformat()}__{stem}__{sha256[:12]}"
+
+
+def load_entity(
+    target: Entity,
+    files: list[LandingFile],
+    lake: Lake,
+    load_id: str,
+    layout_problems: list[LayoutProblem] | None = None,
+    progress: Callable[[FileOutcome], None] | None = None,
+) -> EntityLoadResult:
+    started = time.perf_counter()
+    lake.ensure_layout(target)
+    recovered = lake.recover(target)
+    manifest = lake.manifest(target)
+    by_path = {e.source_file: e for e in manifest}
+    by_sha = {e.sha256: e for e in manifest}
+    outcomes: list[FileOutcome] = []
+    con = duckdb.connect()
+    try:
+        _register_references(con, target, lake)
+        for landing_file in sorted(files, key=lambda f: (f.delivery_date, f.rel_path)):
+            outcome = _load_file(con, target, landing_file, lake, load_id, by_path, by_sha)
+            outcomes.append(outcome)
+            if progress:
+                progress(outcome)
+    finally:
+        con.close()
+    now = _utc_now_text()
+    events = [o.audit_event(target, load_id, now) for o in outcomes
+              if o.status != "already_loaded"]
+    # one line even when nothing was new, so every run of every entity is on record
+    lake.append_audit(target, load_id, events or [
+        FileOutcome("", "no_new_files").audit_event(target, load_id, now)
+    ])
+    return EntityLoadResult(target, load_id, outcomes, recovered, layout_problems or [],
+                            time.perf_counter() - started)
+
+
+def _utc_now_text() -> str:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
+
+
+def _register_references(con: duckdb.DuckDBPyConnection, target: Entity, lake: Lake) -> None:
+    for col in target.columns:
+        if not col.references:
+            continue
+        source, name, column = col.references.split(".")
+        glob = lake.raw_dir(entity(source, name)) / "*.parquet"
+        _run(
+            con,
+            f"create or replace temp table {ref_table_name(col.references)} as "
+            f"select distinct {q(column)} as value from read_parquet({lit(str(glob))})"
+        )
+
+
+def _load_file(
+    con: duckdb.DuckDBPyConnection,
+    target: Entity,
+    landing_file: LandingFile,
+    lake: Lake,
+    load_id: str,
+    by_path: dict[str, ManifestEntry],
+    by_sha: dict[str, ManifestEntry],
+) -> FileOutcome:
+    rel = landing_file.rel_path
+    data = landing_file.path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    previous = by_path.get(rel)
+    if previous is not None:
+        if previous.sha256 == sha:
+            return FileOutcome(rel, "already_loaded")
+        return FileOutcome(
+            rel, "refused", rule="changed_file",
+            message=f"{rel}: this file was loaded before (load {previous.load_id}, sha256 "
+            f"{previous.sha256[:12]}…) and its content has changed (now {sha[:12]}…). Loaded data "
+            "is never overwritten: deliver the corrections as a new file with a new name.",
+        )
+    fid = file_id(landing_file, sha)
+    loaded_at = _utc_now_text()
+    entry = ManifestEntry(
+        file_id=fid, source_file=rel, source=target.source, entity=target.name,
+        delivery_date=landing_file.delivery_date.isoformat(), size_bytes=len(data), sha256=sha,
+        load_id=load_id, loaded_at=loaded_at, status="loaded", duplicate_of=None, rows_read=0,
+        rows_loaded=0, rows_quarantined=0, child_rows_loaded=0, rows_with_warnings=0,
+    )
+    original = by_sha.get(sha)
+    if original is not None:
+        entry.status = "skipped_duplicate"
+        entry.duplicate_of = original.source_file
+        lake.commit(target, entry, [])
+        by_path[rel] = entry
+        return FileOutcome(rel, "skipped_duplicate", duplicate_of=original.source_file,
+                           message=f"{rel}: identical to {original.source_file} (already "
+                           "loaded); skipped")
+    try:
+        parsed = parse_file(data, target, rel)
+    except FileRefused as refused:
+        return FileOutcome(rel, "refused", rule=refused.rule, message=str(refused))
+    outcome, staged = _stage_file(con, target, parsed, lake, fid, rel, load_id, loaded_at)
+    for name, value in (("rows_read", outcome.rows_read), ("rows_loaded", outcome.rows_loaded),
+                        ("rows_quarantined", outcome.rows_quarantined),
+                        ("child_rows_loaded", outcome.child_rows_loaded),
+                        ("rows_with_warnings", outcome.rows_with_warnings)):
+        setattr(entry, name, value)
+    lake.commit(target, entry, staged)
+    by_path[rel] = entry
+    by_sha[sha] = entry
+    return outcome
+
+
+def _stage_file(
+    con: duckdb.DuckDBPyConnection,
+    target: Entity,
+    parsed: ParsedFile,
+    lake: Lake,
+    fid: str,
+    rel: str,
+    load_id: str,
+    loaded_at: str,
+) -> tuple[FileOutcome, list[Path]]:
+    con.register("parsed", parsed.table)
+    try:
+        _build_checked(con, target)
+        lineage = (f"{lit(rel)} as _source_file, _line_no, {lit(load_id)} as _load_id, "
+                   f"{lit(loaded_at)}::timestamp as _loaded_at")
+        staged: list[Path] = []
+        valid_sql = (f"select {', '.join(output_columns(target))}, {lineage}, _warnings "
+                     "from checked where _problem is null order by _line_no")
+        staged.append(_copy(con, valid_sql, lake.raw_dir(target) / f"{fid}.parquet.tmp"))
+        if target.child is not None:
+            child_sql = (f"select {', '.join(output_columns(target.child))}, {lineage}, "
+                         "child_checked._warnings from child_checked "
+                         "semi join (select _line_no from checked where _problem is null) "
+                         "as ok on child_checked._parent_line_no = ok._line_no "
+                         "order by _line_no, _item_no")
+            staged.append(_copy(con, child_sql,
+                                lake.raw_dir(target.child) / f"{fid}.parquet.tmp"))
+        quarantine_sql = f"""
+            select {lit(target.source)} as source, {lit(target.name)} as entity,
+                {lit(rel)} as source_file, _line_no as line_no,
+                nullif({record_key_expr(target)}, '') as record_key,
+                _problem.rule as rule, _problem.column as column_name,
+                _problem.reason as reason, _raw as raw_content, {lit(load_id)} as load_id,
+                {lit(loaded_at)}::timestamp as quarantined_at
+            from checked where _problem is not null order by _line_no"""
+        staged.append(_copy(con, quarantine_sql, lake.quarantine_dir(target) / f"{fid}.parquet.tmp"))
+        rules = Counter(dict(_run(
+            con, "select _problem.rule, count(*) from checked where _problem is not null group by 1"
+        )))
+        with_warnings = _run(
+            con, "select count(*) from checked where _problem is null and _warnings is not null"
+        )[0][0]
+    except Exception:
+        for path in (lake.raw_dir(t) / f"{fid}.parquet.tmp" for t in target.raw_tables):
+            path.unlink(missing_ok=True)
+        (lake.quarantine_dir(target) / f"{fid}.parquet.tmp").unlink(missing_ok=True)
+        raise
+    finally:
+        con.unregister("parsed")
+    loaded = pq.read_metadata(staged[0]).num_rows
+    quarantined = pq.read_metadata(staged[-1]).num_rows
+    children = pq.read_metadata(staged[1]).num_rows if target.child is not None else 0
+    if loaded + quarantined != parsed.rows_read:
+        for path in staged:
+            path.unlink(missing_ok=True)
+        raise AccountingError(
+            f"{rel}: {parsed.rows_read} rows read but {loaded} loaded + {quarantined} "
+            "quarantined; nothing of this file was committed. This is a bug in omni360: "
+            "please report it with the file."
+        )
+    outcome = FileOutcome(rel, "loaded", rows_read=parsed.rows_read, rows_loaded=loaded,
+                          rows_quarantined=quarantined, child_rows_loaded=children,
+                          rows_with_warnings=with_warnings, quarantine_rules=rules)
+    return outcome, staged
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
+    # DuckDB 2 keeps a result open until it is fetched; fetch so the connection is free again
+    return con.execute(sql).fetchall()
+
+
+def _copy(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> Path:
+    _run(con, f"copy ({sql}) to {lit(str(path))} (format parquet, compression zstd)")
+    return path
+
+
+def _build_checked(con: duckdb.DuckDBPyConnection, target: Entity) -> None:
+    """Create temp table `checked` (and `child_checked` for nested entities)."""
+    if target.format == "csv":
+        _run(con, "create or replace temp table checked as "
+                    + checked_sql(target, "parsed", value_exprs(target)))
+        return
+    _run(con, """
+        create or replace temp table json_rows as
+        with decoded as (
+            select *,
+                case when _parse_error is null and json_valid(_raw) then _raw::json end as _any
+            from parsed
+        )
+        select
+            _line_no, _raw,
+            case
+                when _parse_error is not null then _parse_error
+                when coalesce(json_type(_any), '') <> 'OBJECT' then 'invalid_json'
+            end as _parse_error,
+            _parse_column,
+            case
+                when _parse_error is not null then _parse_detail
+                when _any is null then 'line is not valid JSON'
+                when json_type(_any) <> 'OBJECT' then 'line is JSON but not an object'
+            end as _parse_detail,
+            case when json_type(_any) = 'OBJECT' then _any end as _json
+        from decoded
+    """)
+    if target.child is None:
+        _run(con, "create or replace temp table checked as "
+                    + checked_sql(target, "json_rows", value_exprs(target)))
+        return
+    _build_nested_checked(con, target)
+
+
+def _build_nested_checked(con: duckdb.DuckDBPyConnection, target: Entity) -> None:
+    child = target.child
+    assert child is not None and target.child_field is not None
+    path = lit("$." + target.child_field)
+    items = f"_json->{path}"
+    _run(con, f"""
+        create or replace temp table child_rows as
+        select
+            _line_no as _parent_line_no, _line_no, _raw,
+            null::varchar as _parse_error, null::varchar as _parse_column,
+            null::varchar as _parse_detail,
+            nullif(_json->>'$.order_id', '') as _parent_key,
+            unnest(from_json({items}, '["json"]')) as _json,
+            unnest(range(1, json_array_length({items})::bigint + 1)) as _item_no
+        from json_rows
+        where json_type({items}) = 'ARRAY'
+    """)
+    values = value_exprs(child)
+    values[target.primary_key[0]] = "_parent_key"
+    _run(con, "create or replace temp table child_checked as "
+                + checked_sql(child, "child_rows", values))
+    field_name = target.child_field
+    _run(con, f"""
+        create or replace temp table parent_rows as
+        with child_problems as (
+            select
+                _parent_line_no,
+                arg_min({{'rule': _problem.rule, 'column': '{field_name}.' || _problem.column,
+                    'reason': 'line item ' || _item_no || ': ' || _problem.reason}},
+                    _item_no) as _child_problem
+            from child_checked
+            where _problem is not null
+            group by _parent_line_no
+        )
+        select
+            json_rows.*,
+            case
+                when json_rows._json is null then null
+                when coalesce(json_type({items}), 'NULL') = 'NULL' then
+                    {{'rule': 'required_missing', 'column': '{field_name}',
+                      'reason': '{field_name} is required but missing'}}
+                when json_type({items}) <> 'ARRAY' then
+                    {{'rule': 'invalid_type', 'column': '{field_name}',
+                      'reason': '{field_name} is not an array of line items'}}
+                when json_array_length({items}) = 0 then
+                    {{'rule': 'required_missing', 'column': '{field_name}',
+                      'reason': '{field_name} has no line items'}}
+                else child_problems._child_problem
+            end as _nested_problem
+        from json_rows
+        left join child_problems on json_rows._line_no = child_problems._parent_line_no
+    """)
+    _run(con, "create or replace temp table checked as "
+                + checked_sql(target, "parent_rows", value_exprs(target),
+                              extra_problem="_nested_problem"))

@@ -1,0 +1,162 @@
+"""SQL, generated from the contract, that types each field and finds the first broken rule.
+
+Rules are checked per record in this order: parse errors (bytes, fields, JSON), then per column in
+contract order: required, type, accepted values, pattern, range, reference; for nested entities the
+line items last. The first broken rule quarantines the record. An optional column whose contract
+says `on_invalid="null"` is nulled instead and named in `_warnings`.
+"""
+
+from __future__ import annotations
+
+from orchestration.lib.contracts import Column, Entity
+
+TIMESTAMP_FORMATS = "['%Y-%m-%dT%H:%M:%S%z', '%Y-%m-%d %H:%M:%S%z']"
+TYPE_HINTS = {
+    "integer": "a whole number",
+    "decimal": "a decimal number such as 129.00",
+    "date": "a date YYYY-MM-DD",
+    "timestamp": "an ISO 8601 time with offset such as 2026-03-14T10:05:31+08:00",
+    "boolean": "true or false",
+    "string": "text",
+}
+
+
+def q(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def ref_table_name(reference: str) -> str:
+    return "ref__" + reference.replace(".", "__")
+
+
+def typed_expr(col: Column, value: str) -> str:
+    match col.type:
+        case "string":
+            return value
+        case "integer":
+            return f"try_cast({value} as bigint)"
+        case "decimal":
+            return f"try_cast({value} as decimal(12,2))"
+        case "date":
+            return f"try_strptime({value}, '%Y-%m-%d')::date"
+        case "timestamp":
+            return f"timezone('UTC', try_strptime({value}, {TIMESTAMP_FORMATS}))"
+        case "boolean":
+            return f"try_cast({value} as boolean)"
+    raise ValueError(f"unknown type {col.type}")
+
+
+def _shown(value: str) -> str:
+    # the offending value in a reason, cut so one bad field cannot flood the quarantine table
+    return f"'''' || left({value}, 60) || ''''"
+
+
+def column_checks(col: Column, value: str, typed: str) -> list[tuple[str, str, str]]:
+    """(condition, rule, reason expression) for each rule the column declares."""
+    name = col.name
+    checks: list[tuple[str, str, str]] = []
+    if col.required:
+        checks.append((f"{value} is null", "required_missing",
+                       lit(f"{name} is required but empty")))
+    if col.type != "string":
+        checks.append((
+            f"{value} is not null and {typed} is null", "invalid_type",
+            f"{lit(name + ' ')} || {_shown(value)} || "
+            f"{lit(' is not ' + TYPE_HINTS[col.type])}",
+        ))
+    if col.enum:
+        allowed = ", ".join(lit(v) for v in col.enum)
+        checks.append((f"{typed} is not null and {typed} not in ({allowed})", "not_in_enum",
+                       f"{lit(name + ' ')} || {_shown(value)} || "
+                       f"{lit(' is not one of ' + ', '.join(col.enum))}"))
+    if col.pattern:
+        checks.append((f"{value} is not null and not regexp_full_match({value}, {lit(col.pattern)})",
+                       "pattern_mismatch",
+                       f"{lit(name + ' ')} || {_shown(value)} || "
+                       f"{lit(' does not match ' + col.pattern)}"))
+    bounds = [(">=", col.min_value, "<"), ("<=", col.max_value, ">")]
+    for word, bound, op in bounds:
+        if bound is not None:
+            checks.append((f"{typed} is not null and {typed} {op} {bound:g}", "out_of_range",
+                           f"{lit(name + ' ')} || {typed}::varchar || "
+                           f"{lit(f' is out of range (must be {word} {bound:g})')}"))
+    if col.references:
+        ref = ref_table_name(col.references)
+        checks.append((f"{typed} is not null and {typed} not in (select value from {ref})",
+                       "unknown_reference",
+                       f"{lit(name + ' ')} || {_shown(value)} || "
+                       f"{lit(' is not a known ' + col.references)}"))
+    return checks
+
+
+def _problem(rule: str, column: str | None, reason: str) -> str:
+    col = lit(column) if column else "null::varchar"
+    return f"{{'rule': {lit(rule)}, 'column': {col}, 'reason': {reason}}}"
+
+
+def value_exprs(entity: Entity) -> dict[str, str]:
+    """How each column's text is read: CSV fields as they are, JSON fields by name."""
+    if entity.format == "csv":
+        return {c.name: f"nullif({q(c.name)}, '')" for c in entity.columns}
+    return {c.name: f"nullif(_json->>{lit('$.' + c.name)}, '')" for c in entity.columns}
+
+
+def checked_sql(entity: Entity, source_relation: str, values: dict[str, str],
+                extra_problem: str | None = None) -> str:
+    """Select every input row with `_problem` (struct or null), `_warnings` and typed columns."""
+    typed_cols = []
+    problem_branches = [
+        "when _parse_error is not null then {'rule': _parse_error, 'column': _parse_column, "
+        "'reason': _parse_detail}"
+    ]
+    warnings = []
+    for col in entity.columns:
+        value = f"__v_{col.name}"
+        typed = f"__t_{col.name}"
+        typed_cols.append(f"{values[col.name]} as {value}")
+        typed_cols.append(f"{typed_expr(col, values[col.name])} as {typed}")
+        for cond, rule, reason in column_checks(col, value, typed):
+            if col.required or col.on_invalid == "quarantine" or rule == "required_missing":
+                problem_branches.append(f"when {cond} then {_problem(rule, col.name, reason)}")
+            else:
+                warnings.append(f"case when {cond} then {lit(col.name + ': ')} || {reason} end")
+    if extra_problem:
+        problem_branches.append(f"when {extra_problem} is not null then {extra_problem}")
+    warning_sql = f"nullif(concat_ws('; ', {', '.join(warnings)}), '')" if warnings else "null"
+    return f"""
+        with typed as (
+            select *, {', '.join(typed_cols)}
+            from {source_relation}
+        )
+        select
+            *,
+            case {' '.join(problem_branches)} end as _problem,
+            {warning_sql} as _warnings
+        from typed
+    """
+
+
+def output_columns(entity: Entity) -> list[str]:
+    """Typed contract columns of a valid row; a nulled optional field is null."""
+    cols = []
+    for col in entity.columns:
+        typed = f"__t_{col.name}"
+        if not col.required and col.on_invalid == "null":
+            bad = " or ".join(
+                cond for cond, rule, _ in column_checks(col, f"__v_{col.name}", typed)
+                if rule != "required_missing"
+            )
+            expr = f"case when {bad} then null else {typed} end" if bad else typed
+        else:
+            expr = typed
+        cols.append(f"({expr})::{col.duckdb_type} as {q(col.name)}")
+    return cols
+
+
+def record_key_expr(entity: Entity) -> str:
+    parts = [f"coalesce(__v_{c}, '')" for c in entity.primary_key]
+    return parts[0] if len(parts) == 1 else f"concat_ws(':', {', '.join(parts)})"

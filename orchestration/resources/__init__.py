@@ -1,0 +1,30 @@
+"""Resources bound once in definitions.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from orchestration import settings
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """Where the landing zone, the Parquet lake and the DuckDB warehouse are."""
+
+    landing_dir: str = Field(default_factory=lambda: str(settings.landing_dir()))
+    warehouse_path: str = Field(default_factory=lambda: str(settings.warehouse_path()))
+    lake_dir: str = Field(default_factory=lambda: str(settings.lake_dir()))
+
+    @property
+    def landing(self) -> Path:
+        return Path(self.landing_dir)
+
+    @property
+    def warehouse(self) -> Path:
+        return Path(self.warehouse_path)
+
+    @property
+    def lake(self) -> Path:
+        return Path(self.lake_dir)

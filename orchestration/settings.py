@@ -1,0 +1,38 @@
+"""Every path and environment variable omni360 reads, in one place."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+SAMPLE_DIR = REPO_ROOT / "seeds" / "sample"
+DOCS_DIR = REPO_ROOT / "docs"
+
+
+def _path(var: str, default: Path) -> Path:
+    value = os.environ.get(var)
+    return Path(value).expanduser().resolve() if value else default
+
+
+def landing_dir() -> Path:
+    """Root of the landing zone (`<landing>/<source>/<entity>/<delivery date>/<file>`)."""
+    return _path("OMNI360_LANDING", SAMPLE_DIR)
+
+
+def warehouse_path() -> Path:
+    """The DuckDB warehouse file."""
+    return _path("OMNI360_WAREHOUSE", REPO_ROOT / "warehouse" / "omni360.duckdb")
+
+
+def lake_dir() -> Path:
+    """The Parquet lake holding the raw and quarantine layers (next to the warehouse file)."""
+    return _path("OMNI360_LAKE", warehouse_path().parent / "lake")
+
+
+def export_env(landing: Path, warehouse: Path, lake: Path | None = None) -> None:
+    """Point every component (Dagster resources, dbt's profile) at one landing/warehouse pair."""
+    os.environ["OMNI360_LANDING"] = str(landing.resolve())
+    os.environ["OMNI360_WAREHOUSE"] = str(warehouse.resolve())
+    os.environ["OMNI360_LAKE"] = str((lake or warehouse.resolve().parent / "lake").resolve())
