@@ -23,12 +23,22 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-LandingOpt = Annotated[Path, typer.Option(
-    "--landing", help="Landing-zone root (<landing>/<source>/<entity>/<YYYY-MM-DD>/<file>). "
-    "Default: $OMNI360_LANDING, else the committed sample seeds/sample.")]
-WarehouseOpt = Annotated[Path, typer.Option(
-    "--warehouse", help="DuckDB warehouse file; the Parquet lake goes in a `lake/` folder next "
-    "to it. Default: $OMNI360_WAREHOUSE, else warehouse/omni360.duckdb.")]
+LandingOpt = Annotated[
+    Path,
+    typer.Option(
+        "--landing",
+        help="Landing-zone root (<landing>/<source>/<entity>/<YYYY-MM-DD>/<file>). "
+        "Default: $OMNI360_LANDING, else the committed sample seeds/sample.",
+    ),
+]
+WarehouseOpt = Annotated[
+    Path,
+    typer.Option(
+        "--warehouse",
+        help="DuckDB warehouse file; the Parquet lake goes in a `lake/` folder next "
+        "to it. Default: $OMNI360_WAREHOUSE, else warehouse/omni360.duckdb.",
+    ),
+]
 
 
 def _say(message: str, started: float | None = None) -> None:
@@ -44,21 +54,26 @@ def _fail(message: str, code: int = 1) -> None:
 @app.command()
 def generate(
     persons: Annotated[int, typer.Option(help="Number of true persons to simulate.", min=1)],
-    out: Annotated[Path, typer.Option(help="Output folder: the landing zone, plus the answer "
-                                      "key in <out>/_truth/.")],
-    seed: Annotated[int, typer.Option(help="Random seed; the same arguments give "
-                                      "byte-identical output.")] = 42,
+    out: Annotated[
+        Path,
+        typer.Option(help="Output folder: the landing zone, plus the answer key in <out>/_truth/."),
+    ],
+    seed: Annotated[
+        int, typer.Option(help="Random seed; the same arguments give byte-identical output.")
+    ] = 42,
     locale: Annotated[str, typer.Option(help="zh_CN (default) or en_US.")] = "zh_CN",
-    start: Annotated[str, typer.Option(help="First day of the period, YYYY-MM-DD.")]
-    = "2026-01-01",
+    start: Annotated[str, typer.Option(help="First day of the period, YYYY-MM-DD.")] = "2026-01-01",
     days: Annotated[int, typer.Option(help="Length of the period in days.", min=1)] = 120,
-    delivery: Annotated[str, typer.Option(help="File delivery cadence: daily, weekly or "
-                                          "monthly.")] = "weekly",
-    force: Annotated[bool, typer.Option("--force", help="Delete --out first if it exists.")]
-    = False,
+    delivery: Annotated[
+        str, typer.Option(help="File delivery cadence: daily, weekly or monthly.")
+    ] = "weekly",
+    force: Annotated[
+        bool, typer.Option("--force", help="Delete --out first if it exists.")
+    ] = False,
 ) -> None:
     """Write a synthetic omnichannel landing zone for N persons, with its answer key."""
-    from orchestration.lib.generator import GeneratorConfig, generate as run_generator
+    from orchestration.lib.generator import GeneratorConfig
+    from orchestration.lib.generator import generate as run_generator
 
     if locale not in ("zh_CN", "en_US"):
         _fail(f"--locale must be zh_CN or en_US, not {locale!r}")
@@ -71,16 +86,21 @@ def generate(
     if out.exists() and force:
         shutil.rmtree(out)
     started = time.perf_counter()
-    config = GeneratorConfig(persons=persons, seed=seed, locale=locale, start=start_date,
-                             days=days, delivery=delivery)
+    config = GeneratorConfig(
+        persons=persons, seed=seed, locale=locale, start=start_date, days=days, delivery=delivery
+    )
     try:
-        summary = run_generator(config, out,
-                                progress=lambda step, rows: _say(f"{step}: {rows:,} rows", started))
+        summary = run_generator(
+            config, out, progress=lambda step, rows: _say(f"{step}: {rows:,} rows", started)
+        )
     except FileExistsError as error:
         _fail(f"{error} (use --force to replace it)")
     total = sum(summary.rows.values())
-    _say(f"done: {total:,} records in {summary.files:,} files, {summary.malformed:,} deliberately "
-         f"malformed; answer key in {out / '_truth'}", started)
+    _say(
+        f"done: {total:,} records in {summary.files:,} files, {summary.malformed:,} deliberately "
+        f"malformed; answer key in {out / '_truth'}",
+        started,
+    )
 
 
 def _materialize(landing: Path | None, warehouse: Path | None, selection: str) -> int:
@@ -102,11 +122,14 @@ def _materialize(landing: Path | None, warehouse: Path | None, selection: str) -
 
     definitions = defs()
     graph = definitions.resolve_asset_graph()
-    keys = [k for k in graph.materializable_asset_keys
-            if selection == "all" or k.path[0] != "staging"]
+    keys = [
+        k for k in graph.materializable_asset_keys if selection == "all" or k.path[0] != "staging"
+    ]
     started = time.perf_counter()
-    _say(f"landing {landing}: {sum(len(v) for v in scan.files.values())} files; "
-         f"warehouse {warehouse}")
+    _say(
+        f"landing {landing}: {sum(len(v) for v in scan.files.values())} files; "
+        f"warehouse {warehouse}"
+    )
     for problem in scan.layout_problems():
         typer.secho(f"layout problem: {problem}", fg=typer.colors.YELLOW)
     result = definitions.resolve_job_def("omni360_main").execute_in_process(
@@ -124,26 +147,36 @@ def _report(result, started: float) -> int:
         meta = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
         key = materialization.asset_key.to_user_string()
         if "rows_read" in meta:
-            _say(f"{key:<28} read {meta['rows_read']:>9,}  loaded {meta['rows_loaded']:>9,}  "
-                 f"quarantined {meta['rows_quarantined']:>7,}  files new/dup/refused "
-                 f"{meta['files_loaded']}/{meta['files_skipped_duplicate']}/"
-                 f"{meta['files_refused']}", started)
+            _say(
+                f"{key:<28} read {meta['rows_read']:>9,}  loaded {meta['rows_loaded']:>9,}  "
+                f"quarantined {meta['rows_quarantined']:>7,}  files new/dup/refused "
+                f"{meta['files_loaded']}/{meta['files_skipped_duplicate']}/"
+                f"{meta['files_refused']}",
+                started,
+            )
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed:
             failed_checks += 1
-            typer.secho(f"check failed: {evaluation.asset_key.to_user_string()} "
-                        f"{evaluation.check_name}: {evaluation.description or ''}",
-                        fg=typer.colors.RED)
+            typer.secho(
+                f"check failed: {evaluation.asset_key.to_user_string()} "
+                f"{evaluation.check_name}: {evaluation.description or ''}",
+                fg=typer.colors.RED,
+            )
     checks = result.get_asset_check_evaluations()
-    _say(f"{len(result.get_asset_materialization_events())} assets materialised, "
-         f"{len(checks) - failed_checks}/{len(checks)} checks passed", started)
+    _say(
+        f"{len(result.get_asset_materialization_events())} assets materialised, "
+        f"{len(checks) - failed_checks}/{len(checks)} checks passed",
+        started,
+    )
     if not result.success:
         for event in result.get_step_failure_events():
             error = event.event_specific_data.error
-            message = error.cause.message if error and error.cause else (
-                error.message if error else "")
-            typer.secho(f"step failed: {event.step_key}: {message.strip()}",
-                        fg=typer.colors.RED, err=True)
+            message = (
+                error.cause.message if error and error.cause else (error.message if error else "")
+            )
+            typer.secho(
+                f"step failed: {event.step_key}: {message.strip()}", fg=typer.colors.RED, err=True
+            )
         return 1
     return 1 if failed_checks else 0
 
@@ -206,8 +239,11 @@ def contracts(
         for path in write_rendered():
             typer.echo(f"wrote {path.relative_to(settings.REPO_ROOT)}")
         return
-    stale = [p for p, text in rendered_files().items()
-             if not p.exists() or p.read_text(encoding="utf-8") != text]
+    stale = [
+        p
+        for p, text in rendered_files().items()
+        if not p.exists() or p.read_text(encoding="utf-8") != text
+    ]
     for path in stale:
         typer.echo(f"out of date: {path.relative_to(settings.REPO_ROOT)}")
     raise typer.Exit(1 if stale else 0)

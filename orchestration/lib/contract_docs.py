@@ -54,7 +54,7 @@ as a whole with an error that says what to do.
 
 | rule | what happens when broken |
 |---|---|
-| UTF-8, a BOM is tolerated, LF or CRLF line ends | lines with invalid bytes are quarantined (`invalid_utf8`); if the first line or more than half of the lines are not UTF-8 the file is refused (`wrong_encoding`) |
+| UTF-8, a BOM is tolerated, LF or CRLF line ends | lines with invalid bytes are quarantined (`invalid_utf8`); if the first line, or at least two lines and more than half of them, are not UTF-8 the file is refused (`wrong_encoding`) |
 | not empty (0 bytes) | refused (`empty_file`) |
 | CSV: first line is a header naming the columns, comma-separated, `"` quoting (RFC 4180), no line breaks inside fields | a header missing a required column: refused (`missing_column`); an optional column may be left out (loaded as null); extra columns are ignored and reported; a row with another field count than the header is quarantined (`column_count`); a quote left open is quarantined (`invalid_csv`) |
 | JSON lines: one JSON object per line, fields by column name | a line that is not a JSON object is quarantined (`invalid_json`); missing optional fields are null; unknown fields are ignored |
@@ -139,8 +139,15 @@ def _entity_section(entity: Entity) -> str:
 
 def _column_table(entity: Entity, skip: tuple[str, ...] = ()) -> str:
     rows = [
-        [f"`{c.name}`", c.type, "yes" if c.required else "", c.rules_text(), c.pii or "",
-         c.description, f"`{c.example}`" if c.example else ""]
+        [
+            f"`{c.name}`",
+            c.type,
+            "yes" if c.required else "",
+            c.rules_text(),
+            c.pii or "",
+            c.description,
+            f"`{c.example}`" if c.example else "",
+        ]
         for c in entity.columns
         if c.name not in skip
     ]
@@ -161,10 +168,13 @@ def example_record(entity: Entity) -> str:
 
     record: dict = {c.name: _json_value(c.type, c.example) for c in entity.columns if c.example}
     if entity.child is not None and entity.child_field:
-        record[entity.child_field] = [{
-            c.name: _json_value(c.type, c.example)
-            for c in entity.child.columns if c.name not in entity.primary_key
-        }]
+        record[entity.child_field] = [
+            {
+                c.name: _json_value(c.type, c.example)
+                for c in entity.child.columns
+                if c.name not in entity.primary_key
+            }
+        ]
     return json.dumps(record, ensure_ascii=False)
 
 
@@ -173,12 +183,18 @@ def _json_value(kind: str, example: str) -> object:
 
 
 def render_landing_zone_md() -> str:
-    lineage = _table([[f"`{n}`", t, d] for n, t, d in LINEAGE_COLUMNS],
-                     ["column", "type", "meaning"])
-    quarantine = _table([[f"`{n}`", t, d] for n, t, d in QUARANTINE_COLUMNS],
-                        ["column", "type", "meaning"])
-    text = INTRO.format(generated=GENERATED, sources=", ".join(f"`{s}`" for s in SOURCES),
-                        lineage=lineage, quarantine=quarantine)
+    lineage = _table(
+        [[f"`{n}`", t, d] for n, t, d in LINEAGE_COLUMNS], ["column", "type", "meaning"]
+    )
+    quarantine = _table(
+        [[f"`{n}`", t, d] for n, t, d in QUARANTINE_COLUMNS], ["column", "type", "meaning"]
+    )
+    text = INTRO.format(
+        generated=GENERATED,
+        sources=", ".join(f"`{s}`" for s in SOURCES),
+        lineage=lineage,
+        quarantine=quarantine,
+    )
     sections = [text, "## Entities", ""]
     for source in SOURCES:
         sections += [f"## {SOURCE_TITLES[source]}: `{source}`", ""]
@@ -195,28 +211,46 @@ def render_sources_yml(source: str) -> str:
     tables = []
     for entity in entities_of(source):
         for table in entity.raw_tables:
-            tables.append({
-                "name": table.name,
-                "description": table.description,
-                "columns": [
-                    {"name": c.name, "description": c.description, "data_type": c.duckdb_type,
-                     **({"config": {"meta": {"pii": c.pii}, "tags": ["pii"]}} if c.pii else {})}
-                    for c in table.columns
-                ] + [
-                    {"name": name, "description": doc, "data_type": kind}
-                    for name, kind, doc in LINEAGE_COLUMNS
-                ],
-            })
+            tables.append(
+                {
+                    "name": table.name,
+                    "description": table.description,
+                    "columns": [
+                        {
+                            "name": c.name,
+                            "description": c.description,
+                            "data_type": c.duckdb_type,
+                            **(
+                                {"config": {"meta": {"pii": c.pii}, "tags": ["pii"]}}
+                                if c.pii
+                                else {}
+                            ),
+                        }
+                        for c in table.columns
+                    ]
+                    + [
+                        {"name": name, "description": doc, "data_type": kind}
+                        for name, kind, doc in LINEAGE_COLUMNS
+                    ],
+                }
+            )
     document = {
         "version": 2,
-        "sources": [{
-            "name": source,
-            "description": f"Raw layer of {SOURCE_TITLES[source]}: Parquet written by the "
-            "ingestion assets.",
-            "config": {"meta": {"external_location": "read_parquet('" + _lake_location(
-                f"raw/{source}/{{name}}/*.parquet") + "', union_by_name = true)"}},
-            "tables": tables,
-        }],
+        "sources": [
+            {
+                "name": source,
+                "description": f"Raw layer of {SOURCE_TITLES[source]}: Parquet written by the "
+                "ingestion assets.",
+                "config": {
+                    "meta": {
+                        "external_location": "read_parquet('"
+                        + _lake_location(f"raw/{source}/{{name}}/*.parquet")
+                        + "', union_by_name = true)"
+                    }
+                },
+                "tables": tables,
+            }
+        ],
     }
     header = f"# {GENERATED}; edit the contract, not this file\n"
     return header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
@@ -240,5 +274,10 @@ def write_rendered() -> list[Path]:
     return changed
 
 
-__all__ = ["ENTITIES", "render_landing_zone_md", "render_sources_yml", "rendered_files",
-           "write_rendered"]
+__all__ = [
+    "ENTITIES",
+    "render_landing_zone_md",
+    "render_sources_yml",
+    "rendered_files",
+    "write_rendered",
+]

@@ -13,14 +13,17 @@ class Omni360DbtTranslator(DagsterDbtTranslator):
     def __init__(self) -> None:
         super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
-    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str,
-                       project: Any) -> dg.AssetSpec:
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: Any
+    ) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)
         if props.get("resource_type") != "model":
             return spec
         layer = props["fqn"][1] if len(props["fqn"]) > 2 else "dbt"
-        has_pii = any("pii" in (c.get("tags") or []) or (c.get("meta") or {}).get("pii")
-                      for c in props.get("columns", {}).values())
+        has_pii = any(
+            "pii" in (c.get("tags") or []) or (c.get("meta") or {}).get("pii")
+            for c in props.get("columns", {}).values()
+        )
         tags = {"layer": layer, **({"pii": ""} if has_pii else {})}
         return spec.replace_attributes(group_name=layer).merge_attributes(tags=tags)

@@ -1,6 +1,5 @@
 """One asset per source entity: its landing files loaded into the raw layer of the lake."""
 
-
 import dagster as dg
 
 from orchestration.lib.contracts import ENTITIES, Entity, entity
@@ -51,26 +50,44 @@ def build_ingest_asset(target: Entity) -> dg.AssetsDefinition:
         for table in target.raw_tables
     ]
     checks = [
-        dg.AssetCheckSpec("rows_accounted", asset=key, blocking=True,
-                          description="Every committed file: rows read = loaded + quarantined, "
-                          "counted again from the Parquet files."),
-        dg.AssetCheckSpec("files_accepted", asset=key,
-                          description="No landing file of this entity was refused "
-                          "(changed after loading, wrong encoding, missing column, empty…)."),
+        dg.AssetCheckSpec(
+            "rows_accounted",
+            asset=key,
+            blocking=True,
+            description="Every committed file: rows read = loaded + quarantined, "
+            "counted again from the Parquet files.",
+        ),
+        dg.AssetCheckSpec(
+            "files_accepted",
+            asset=key,
+            description="No landing file of this entity was refused "
+            "(changed after loading, wrong encoding, missing column, empty…).",
+        ),
     ]
 
-    @dg.multi_asset(name=f"ingest_{target.source}_{target.name}", specs=specs,
-                    check_specs=checks, can_subset=False)
+    @dg.multi_asset(
+        name=f"ingest_{target.source}_{target.name}",
+        specs=specs,
+        check_specs=checks,
+        can_subset=False,
+    )
     def _ingest(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         scan = scan_landing(warehouse.landing)
         lake = Lake(warehouse.lake)
         result = load_entity(
-            target, scan.files_for(target), lake, new_load_id(context.run.run_id),
+            target,
+            scan.files_for(target),
+            lake,
+            new_load_id(context.run.run_id),
             layout_problems=scan.problems_for(target),
-            progress=lambda o: context.log.info(
-                f"{o.source_file}: {o.status} read={o.rows_read} loaded={o.rows_loaded} "
-                f"quarantined={o.rows_quarantined}"
-            ) if o.status != "already_loaded" else None,
+            progress=lambda o: (
+                context.log.info(
+                    f"{o.source_file}: {o.status} read={o.rows_read} loaded={o.rows_loaded} "
+                    f"quarantined={o.rows_quarantined}"
+                )
+                if o.status != "already_loaded"
+                else None
+            ),
         )
         for refusal in result.refusals:
             context.log.error(refusal)
@@ -78,18 +95,27 @@ def build_ingest_asset(target: Entity) -> dg.AssetsDefinition:
             context.log.warning(f"landing folder {target.source}/ is absent: nothing to load")
         metadata = _metadata(result)
         for table in target.raw_tables:
-            table_meta = dict(metadata) if table is target else {
-                "rows_loaded": result.child_rows_loaded, "load_id": result.load_id}
+            table_meta = (
+                dict(metadata)
+                if table is target
+                else {"rows_loaded": result.child_rows_loaded, "load_id": result.load_id}
+            )
             yield dg.MaterializeResult(asset_key=asset_key(table), metadata=table_meta)
         mismatches = accounting_mismatches(lake, target)
         yield dg.AssetCheckResult(
-            asset_key=key, check_name="rows_accounted", passed=not mismatches,
-            metadata={"mismatches": dg.MetadataValue.json(mismatches[:50]),
-                      "files_checked": len(lake.manifest(target))},
+            asset_key=key,
+            check_name="rows_accounted",
+            passed=not mismatches,
+            metadata={
+                "mismatches": dg.MetadataValue.json(mismatches[:50]),
+                "files_checked": len(lake.manifest(target)),
+            },
             description="; ".join(mismatches[:5]) or None,
         )
         yield dg.AssetCheckResult(
-            asset_key=key, check_name="files_accepted", passed=not result.refusals,
+            asset_key=key,
+            check_name="files_accepted",
+            passed=not result.refusals,
             severity=dg.AssetCheckSeverity.ERROR,
             metadata={"refused": dg.MetadataValue.json(result.refusals[:50])},
             description="\n".join(result.refusals[:10]) or None,
@@ -98,22 +124,35 @@ def build_ingest_asset(target: Entity) -> dg.AssetsDefinition:
     return _ingest
 
 
-@dg.asset(key=["ingest", "landing_scan"], group_name="ingest", kinds={"python"},
-          check_specs=[dg.AssetCheckSpec(
-              "landing_layout_valid", asset=["ingest", "landing_scan"],
-              description="Every folder and file in the landing zone fits the contract's layout.")])
+@dg.asset(
+    key=["ingest", "landing_scan"],
+    group_name="ingest",
+    kinds={"python"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            "landing_layout_valid",
+            asset=["ingest", "landing_scan"],
+            description="Every folder and file in the landing zone fits the contract's layout.",
+        )
+    ],
+)
 def landing_scan(warehouse: WarehouseResource):
     """What is in the landing zone: files per entity, absent sources, layout problems."""
     scan = scan_landing(warehouse.landing)
     problems = [str(p) for p in scan.layout_problems()]
-    yield dg.MaterializeResult(metadata={
-        "landing": str(scan.root),
-        "files": sum(len(f) for f in scan.files.values()),
-        "files_per_entity": dg.MetadataValue.json({k: len(v) for k, v in sorted(scan.files.items())}),
-        "missing_sources": dg.MetadataValue.json(scan.missing_sources),
-    })
+    yield dg.MaterializeResult(
+        metadata={
+            "landing": str(scan.root),
+            "files": sum(len(f) for f in scan.files.values()),
+            "files_per_entity": dg.MetadataValue.json(
+                {k: len(v) for k, v in sorted(scan.files.items())}
+            ),
+            "missing_sources": dg.MetadataValue.json(scan.missing_sources),
+        }
+    )
     yield dg.AssetCheckResult(
-        check_name="landing_layout_valid", passed=not problems,
+        check_name="landing_layout_valid",
+        passed=not problems,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={"problems": dg.MetadataValue.json(problems[:50])},
         description="\n".join(problems[:10]) or None,
@@ -122,10 +161,17 @@ def landing_scan(warehouse: WarehouseResource):
 
 # Written by every entity asset, read by dbt as sources: shown in the graph, not materialised.
 ingest_outputs = [
-    dg.AssetSpec(["ingest", name], group_name="ingest", description=doc, kinds={"parquet"},
-                 deps=[asset_key(e) for e in ENTITIES])
-    for name, doc in (("quarantine", "Rejected rows of every entity, with rule and reason."),
-                      ("load_audit", "What each run did with each landing file."))
+    dg.AssetSpec(
+        ["ingest", name],
+        group_name="ingest",
+        description=doc,
+        kinds={"parquet"},
+        deps=[asset_key(e) for e in ENTITIES],
+    )
+    for name, doc in (
+        ("quarantine", "Rejected rows of every entity, with rule and reason."),
+        ("load_audit", "What each run did with each landing file."),
+    )
 ]
 
 defs = dg.Definitions(

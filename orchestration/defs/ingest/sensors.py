@@ -1,6 +1,5 @@
 """Picks up new landing files."""
 
-
 import hashlib
 
 import dagster as dg
@@ -10,8 +9,7 @@ from orchestration.lib.ingest.landing import scan_landing
 from orchestration.resources import WarehouseResource
 
 
-@dg.sensor(job=main_job, minimum_interval_seconds=60,
-           default_status=dg.DefaultSensorStatus.STOPPED)
+@dg.sensor(job=main_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
 def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     """Starts the main job when files appear in (or change in) the landing zone. Off by default."""
     scan = scan_landing(warehouse.landing)

@@ -1,8 +1,6 @@
 """Jobs."""
 
-
 import dagster as dg
-
 
 main_job = dg.define_asset_job(
     "omni360_main",

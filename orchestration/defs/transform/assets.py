@@ -1,6 +1,5 @@
 """The dbt project as Dagster assets; dbt tests run as asset checks."""
 
-
 import sys
 from pathlib import Path
 
@@ -14,17 +13,22 @@ dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_D
 dbt_project.prepare_if_dev()
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project,
-            dagster_dbt_translator=Omni360DbtTranslator())
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=Omni360DbtTranslator(),
+)
 def omni360_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     yield from dbt.cli(["build"], context=context).stream()
 
 
 defs = dg.Definitions(
     assets=[omni360_dbt_models],
-    resources={"dbt": DbtCliResource(
-        project_dir=dbt_project,
-        # the dbt of this interpreter's environment, whether or not it is activated
-        dbt_executable=str(Path(sys.executable).parent / "dbt"),
-    )},
+    resources={
+        "dbt": DbtCliResource(
+            project_dir=dbt_project,
+            # the dbt of this interpreter's environment, whether or not it is activated
+            dbt_executable=str(Path(sys.executable).parent / "dbt"),
+        )
+    },
 )

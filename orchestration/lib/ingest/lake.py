@@ -126,8 +126,10 @@ class Lake:
             if not folder.is_dir():
                 continue
             for path in folder.iterdir():
-                orphan = path.suffix == ".parquet" and path.name != SCHEMA_FILE and (
-                    path.stem not in committed
+                orphan = (
+                    path.suffix == ".parquet"
+                    and path.name != SCHEMA_FILE
+                    and (path.stem not in committed)
                 )
                 if path.name.endswith(".tmp") or orphan:
                     path.unlink()
@@ -138,8 +140,10 @@ class Lake:
         """Move staged Parquet files into place, then write the manifest entry (the commit)."""
         for tmp in staged:
             os.replace(tmp, tmp.with_suffix(""))
-        write_atomic(self.manifest_dir(entity) / f"{entry.file_id}.json",
-                     json.dumps(asdict(entry), ensure_ascii=False, indent=1))
+        write_atomic(
+            self.manifest_dir(entity) / f"{entry.file_id}.json",
+            json.dumps(asdict(entry), ensure_ascii=False, indent=1),
+        )
 
     def append_audit(self, entity: Entity, load_id: str, events: list[dict]) -> None:
         if events:

@@ -67,11 +67,16 @@ def scan_landing(root: Path) -> LandingScan:
     scan.missing_sources = [s for s in SOURCES if s not in present]
     for source_dir in sorted(p for p in root.iterdir() if not _hidden(p)):
         if not source_dir.is_dir() or source_dir.name not in SOURCES:
-            scan.problems.append(LayoutProblem(
-                source_dir.name,
-                "unknown source folder" if source_dir.is_dir() else "file outside a source folder",
-                f"the landing root holds only the folders {', '.join(SOURCES)}; move or remove it",
-            ))
+            scan.problems.append(
+                LayoutProblem(
+                    source_dir.name,
+                    "unknown source folder"
+                    if source_dir.is_dir()
+                    else "file outside a source folder",
+                    f"the landing root holds only the folders {', '.join(SOURCES)}; "
+                    "move or remove it",
+                )
+            )
             continue
         _scan_source(root, source_dir, scan)
     return scan
@@ -83,11 +88,14 @@ def _scan_source(root: Path, source_dir: Path, scan: LandingScan) -> None:
         entity = ENTITY_BY_KEY.get(f"{source_dir.name}.{entity_dir.name}")
         if entity is None or entity.name == "order_lines" or not entity_dir.is_dir():
             known = sorted(k.split(".")[1] for k in ENTITY_BY_KEY if k.startswith(source_dir.name))
-            scan.problems.append(LayoutProblem(
-                rel, f"unknown entity for source {source_dir.name}",
-                f"expected one of {', '.join(n for n in known if n != 'order_lines')} "
-                "(see docs/landing-zone.md)",
-            ))
+            scan.problems.append(
+                LayoutProblem(
+                    rel,
+                    f"unknown entity for source {source_dir.name}",
+                    f"expected one of {', '.join(n for n in known if n != 'order_lines')} "
+                    "(see docs/landing-zone.md)",
+                )
+            )
             continue
         for date_dir in sorted(p for p in entity_dir.iterdir() if not _hidden(p)):
             _scan_delivery(root, entity, date_dir, scan)
@@ -100,19 +108,25 @@ def _scan_delivery(root: Path, entity: Entity, date_dir: Path, scan: LandingScan
     except ValueError:
         delivery = None
     if delivery is None:
-        scan.problems.append(LayoutProblem(
-            rel, "not a delivery-date folder",
-            "put files in a folder named by their delivery date, YYYY-MM-DD",
-        ))
+        scan.problems.append(
+            LayoutProblem(
+                rel,
+                "not a delivery-date folder",
+                "put files in a folder named by their delivery date, YYYY-MM-DD",
+            )
+        )
         return
     expected = EXTENSIONS[entity.format]
     for path in sorted(p for p in date_dir.iterdir() if not _hidden(p)):
         rel_file = path.relative_to(root).as_posix()
         if path.is_dir() or path.suffix.lower() != expected:
-            scan.problems.append(LayoutProblem(
-                rel_file, f"unknown file type (expected a {expected} file)",
-                f"{entity.key} is delivered as {entity.format}; convert the file or remove it",
-            ))
+            scan.problems.append(
+                LayoutProblem(
+                    rel_file,
+                    f"unknown file type (expected a {expected} file)",
+                    f"{entity.key} is delivered as {entity.format}; convert the file or remove it",
+                )
+            )
             continue
         scan.files.setdefault(entity.key, []).append(
             LandingFile(path=path, rel_path=rel_file, entity=entity, delivery_date=delivery)

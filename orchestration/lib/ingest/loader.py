@@ -48,11 +48,19 @@ class FileOutcome:
 
     def audit_event(self, entity: Entity, load_id: str, at: str) -> dict:
         return {
-            "load_id": load_id, "audited_at": at, "source": entity.source, "entity": entity.name,
-            "source_file": self.source_file, "status": self.status, "rows_read": self.rows_read,
-            "rows_loaded": self.rows_loaded, "rows_quarantined": self.rows_quarantined,
-            "child_rows_loaded": self.child_rows_loaded, "rule": self.rule,
-            "message": self.message, "duplicate_of": self.duplicate_of,
+            "load_id": load_id,
+            "audited_at": at,
+            "source": entity.source,
+            "entity": entity.name,
+            "source_file": self.source_file,
+            "status": self.status,
+            "rows_read": self.rows_read,
+            "rows_loaded": self.rows_loaded,
+            "rows_quarantined": self.rows_quarantined,
+            "child_rows_loaded": self.child_rows_loaded,
+            "rule": self.rule,
+            "message": self.message,
+            "duplicate_of": self.duplicate_of,
         }
 
 
@@ -142,14 +150,16 @@ def load_entity(
     finally:
         con.close()
     now = _utc_now_text()
-    events = [o.audit_event(target, load_id, now) for o in outcomes
-              if o.status != "already_loaded"]
+    events = [o.audit_event(target, load_id, now) for o in outcomes if o.status != "already_loaded"]
     # one line even when nothing was new, so every run of every entity is on record
-    lake.append_audit(target, load_id, events or [
-        FileOutcome("", "no_new_files").audit_event(target, load_id, now)
-    ])
-    return EntityLoadResult(target, load_id, outcomes, recovered, layout_problems or [],
-                            time.perf_counter() - started)
+    lake.append_audit(
+        target,
+        load_id,
+        events or [FileOutcome("", "no_new_files").audit_event(target, load_id, now)],
+    )
+    return EntityLoadResult(
+        target, load_id, outcomes, recovered, layout_problems or [], time.perf_counter() - started
+    )
 
 
 def _utc_now_text() -> str:
@@ -165,7 +175,7 @@ def _register_references(con: duckdb.DuckDBPyConnection, target: Entity, lake: L
         _run(
             con,
             f"create or replace temp table {ref_table_name(col.references)} as "
-            f"select distinct {q(column)} as value from read_parquet({lit(str(glob))})"
+            f"select distinct {q(column)} as value from read_parquet({lit(str(glob))})",
         )
 
 
@@ -186,7 +196,9 @@ def _load_file(
         if previous.sha256 == sha:
             return FileOutcome(rel, "already_loaded")
         return FileOutcome(
-            rel, "refused", rule="changed_file",
+            rel,
+            "refused",
+            rule="changed_file",
             message=f"{rel}: this file was loaded before (load {previous.load_id}, sha256 "
             f"{previous.sha256[:12]}…) and its content has changed (now {sha[:12]}…). Loaded data "
             "is never overwritten: deliver the corrections as a new file with a new name.",
@@ -194,10 +206,22 @@ def _load_file(
     fid = file_id(landing_file, sha)
     loaded_at = _utc_now_text()
     entry = ManifestEntry(
-        file_id=fid, source_file=rel, source=target.source, entity=target.name,
-        delivery_date=landing_file.delivery_date.isoformat(), size_bytes=len(data), sha256=sha,
-        load_id=load_id, loaded_at=loaded_at, status="loaded", duplicate_of=None, rows_read=0,
-        rows_loaded=0, rows_quarantined=0, child_rows_loaded=0, rows_with_warnings=0,
+        file_id=fid,
+        source_file=rel,
+        source=target.source,
+        entity=target.name,
+        delivery_date=landing_file.delivery_date.isoformat(),
+        size_bytes=len(data),
+        sha256=sha,
+        load_id=load_id,
+        loaded_at=loaded_at,
+        status="loaded",
+        duplicate_of=None,
+        rows_read=0,
+        rows_loaded=0,
+        rows_quarantined=0,
+        child_rows_loaded=0,
+        rows_with_warnings=0,
     )
     original = by_sha.get(sha)
     if original is not None:
@@ -205,18 +229,24 @@ def _load_file(
         entry.duplicate_of = original.source_file
         lake.commit(target, entry, [])
         by_path[rel] = entry
-        return FileOutcome(rel, "skipped_duplicate", duplicate_of=original.source_file,
-                           message=f"{rel}: identical to {original.source_file} (already "
-                           "loaded); skipped")
+        return FileOutcome(
+            rel,
+            "skipped_duplicate",
+            duplicate_of=original.source_file,
+            message=f"{rel}: identical to {original.source_file} (already loaded); skipped",
+        )
     try:
         parsed = parse_file(data, target, rel)
     except FileRefused as refused:
         return FileOutcome(rel, "refused", rule=refused.rule, message=str(refused))
     outcome, staged = _stage_file(con, target, parsed, lake, fid, rel, load_id, loaded_at)
-    for name, value in (("rows_read", outcome.rows_read), ("rows_loaded", outcome.rows_loaded),
-                        ("rows_quarantined", outcome.rows_quarantined),
-                        ("child_rows_loaded", outcome.child_rows_loaded),
-                        ("rows_with_warnings", outcome.rows_with_warnings)):
+    for name, value in (
+        ("rows_read", outcome.rows_read),
+        ("rows_loaded", outcome.rows_loaded),
+        ("rows_quarantined", outcome.rows_quarantined),
+        ("child_rows_loaded", outcome.child_rows_loaded),
+        ("rows_with_warnings", outcome.rows_with_warnings),
+    ):
         setattr(entry, name, value)
     lake.commit(target, entry, staged)
     by_path[rel] = entry
@@ -235,34 +265,50 @@ def _stage_file(
     loaded_at: str,
 ) -> tuple[FileOutcome, list[Path]]:
     con.register("parsed", parsed.table)
+    con.register("raw_lines", parsed.raw)
     try:
         _build_checked(con, target)
-        lineage = (f"{lit(rel)} as _source_file, _line_no, {lit(load_id)} as _load_id, "
-                   f"{lit(loaded_at)}::timestamp as _loaded_at")
+        lineage = (
+            f"{lit(rel)} as _source_file, _line_no, {lit(load_id)} as _load_id, "
+            f"{lit(loaded_at)}::timestamp as _loaded_at"
+        )
         staged: list[Path] = []
-        valid_sql = (f"select {', '.join(output_columns(target))}, {lineage}, _warnings "
-                     "from checked where _problem is null order by _line_no")
+        valid_sql = (
+            f"select {', '.join(output_columns(target))}, {lineage}, _warnings "
+            "from checked where _problem is null order by _line_no"
+        )
         staged.append(_copy(con, valid_sql, lake.raw_dir(target) / f"{fid}.parquet.tmp"))
         if target.child is not None:
-            child_sql = (f"select {', '.join(output_columns(target.child))}, {lineage}, "
-                         "child_checked._warnings from child_checked "
-                         "semi join (select _line_no from checked where _problem is null) "
-                         "as ok on child_checked._parent_line_no = ok._line_no "
-                         "order by _line_no, _item_no")
-            staged.append(_copy(con, child_sql,
-                                lake.raw_dir(target.child) / f"{fid}.parquet.tmp"))
+            child_sql = (
+                f"select {', '.join(output_columns(target.child))}, {lineage}, "
+                "child_checked._warnings from child_checked "
+                "semi join (select _line_no from checked where _problem is null) "
+                "as ok on child_checked._parent_line_no = ok._line_no "
+                "order by _line_no, _item_no"
+            )
+            staged.append(_copy(con, child_sql, lake.raw_dir(target.child) / f"{fid}.parquet.tmp"))
         quarantine_sql = f"""
             select {lit(target.source)} as source, {lit(target.name)} as entity,
-                {lit(rel)} as source_file, _line_no as line_no,
+                {lit(rel)} as source_file, checked._line_no as line_no,
                 nullif({record_key_expr(target)}, '') as record_key,
                 _problem.rule as rule, _problem.column as column_name,
-                _problem.reason as reason, _raw as raw_content, {lit(load_id)} as load_id,
-                {lit(loaded_at)}::timestamp as quarantined_at
-            from checked where _problem is not null order by _line_no"""
-        staged.append(_copy(con, quarantine_sql, lake.quarantine_dir(target) / f"{fid}.parquet.tmp"))
-        rules = Counter(dict(_run(
-            con, "select _problem.rule, count(*) from checked where _problem is not null group by 1"
-        )))
+                _problem.reason as reason, raw_lines._raw as raw_content,
+                {lit(load_id)} as load_id, {lit(loaded_at)}::timestamp as quarantined_at
+            from checked
+            inner join raw_lines on checked._line_no = raw_lines._line_no
+            where _problem is not null order by checked._line_no"""
+        staged.append(
+            _copy(con, quarantine_sql, lake.quarantine_dir(target) / f"{fid}.parquet.tmp")
+        )
+        rules = Counter(
+            dict(
+                _run(
+                    con,
+                    "select _problem.rule, count(*) from checked "
+                    "where _problem is not null group by 1",
+                )
+            )
+        )
         with_warnings = _run(
             con, "select count(*) from checked where _problem is null and _warnings is not null"
         )[0][0]
@@ -273,6 +319,7 @@ def _stage_file(
         raise
     finally:
         con.unregister("parsed")
+        con.unregister("raw_lines")
     loaded = pq.read_metadata(staged[0]).num_rows
     quarantined = pq.read_metadata(staged[-1]).num_rows
     children = pq.read_metadata(staged[1]).num_rows if target.child is not None else 0
@@ -284,9 +331,16 @@ def _stage_file(
             "quarantined; nothing of this file was committed. This is a bug in omni360: "
             "please report it with the file."
         )
-    outcome = FileOutcome(rel, "loaded", rows_read=parsed.rows_read, rows_loaded=loaded,
-                          rows_quarantined=quarantined, child_rows_loaded=children,
-                          rows_with_warnings=with_warnings, quarantine_rules=rules)
+    outcome = FileOutcome(
+        rel,
+        "loaded",
+        rows_read=parsed.rows_read,
+        rows_loaded=loaded,
+        rows_quarantined=quarantined,
+        child_rows_loaded=children,
+        rows_with_warnings=with_warnings,
+        quarantine_rules=rules,
+    )
     return outcome, staged
 
 
@@ -303,10 +357,15 @@ def _copy(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> Path:
 def _build_checked(con: duckdb.DuckDBPyConnection, target: Entity) -> None:
     """Create temp table `checked` (and `child_checked` for nested entities)."""
     if target.format == "csv":
-        _run(con, "create or replace temp table checked as "
-                    + checked_sql(target, "parsed", value_exprs(target)))
+        _run(
+            con,
+            "create or replace temp table checked as "
+            + checked_sql(target, "parsed", value_exprs(target)),
+        )
         return
-    _run(con, """
+    _run(
+        con,
+        """
         create or replace temp table json_rows as
         with decoded as (
             select *,
@@ -327,10 +386,14 @@ def _build_checked(con: duckdb.DuckDBPyConnection, target: Entity) -> None:
             end as _parse_detail,
             case when json_type(_any) = 'OBJECT' then _any end as _json
         from decoded
-    """)
+    """,
+    )
     if target.child is None:
-        _run(con, "create or replace temp table checked as "
-                    + checked_sql(target, "json_rows", value_exprs(target)))
+        _run(
+            con,
+            "create or replace temp table checked as "
+            + checked_sql(target, "json_rows", value_exprs(target)),
+        )
         return
     _build_nested_checked(con, target)
 
@@ -340,7 +403,9 @@ def _build_nested_checked(con: duckdb.DuckDBPyConnection, target: Entity) -> Non
     assert child is not None and target.child_field is not None
     path = lit("$." + target.child_field)
     items = f"_json->{path}"
-    _run(con, f"""
+    _run(
+        con,
+        f"""
         create or replace temp table child_rows as
         select
             _line_no as _parent_line_no, _line_no, _raw,
@@ -351,13 +416,18 @@ def _build_nested_checked(con: duckdb.DuckDBPyConnection, target: Entity) -> Non
             unnest(range(1, json_array_length({items})::bigint + 1)) as _item_no
         from json_rows
         where json_type({items}) = 'ARRAY'
-    """)
+    """,
+    )
     values = value_exprs(child)
     values[target.primary_key[0]] = "_parent_key"
-    _run(con, "create or replace temp table child_checked as "
-                + checked_sql(child, "child_rows", values))
+    _run(
+        con,
+        "create or replace temp table child_checked as " + checked_sql(child, "child_rows", values),
+    )
     field_name = target.child_field
-    _run(con, f"""
+    _run(
+        con,
+        f"""
         create or replace temp table parent_rows as
         with child_problems as (
             select
@@ -386,7 +456,10 @@ def _build_nested_checked(con: duckdb.DuckDBPyConnection, target: Entity) -> Non
             end as _nested_problem
         from json_rows
         left join child_problems on json_rows._line_no = child_problems._parent_line_no
-    """)
-    _run(con, "create or replace temp table checked as "
-                + checked_sql(target, "parent_rows", value_exprs(target),
-                              extra_problem="_nested_problem"))
+    """,
+    )
+    _run(
+        con,
+        "create or replace temp table checked as "
+        + checked_sql(target, "parent_rows", value_exprs(target), extra_problem="_nested_problem"),
+    )

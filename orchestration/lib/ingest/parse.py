@@ -11,10 +11,11 @@ import csv
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from orchestration.lib.contracts import Entity
 
-PARSE_COLUMNS = ("_line_no", "_raw", "_parse_error", "_parse_column", "_parse_detail")
+PARSE_COLUMNS = ("_line_no", "_parse_error", "_parse_column", "_parse_detail")
 # Above this share of undecodable lines the file is taken to be in another encoding.
 MAX_BAD_UTF8_SHARE = 0.5
 
@@ -32,7 +33,8 @@ class FileRefused(Exception):
 
 @dataclass(frozen=True)
 class ParsedFile:
-    table: pa.Table  # PARSE_COLUMNS + one string column per contract column (jsonl: only _raw)
+    table: pa.Table  # PARSE_COLUMNS + one string column per contract column (jsonl: + _raw)
+    raw: pa.Table  # _line_no, _raw: every data line as delivered
     rows_read: int
     extra_columns: tuple[str, ...] = ()
     missing_optional_columns: tuple[str, ...] = ()
@@ -40,13 +42,19 @@ class ParsedFile:
 
 def split_lines(data: bytes, rel_path: str) -> list[bytes]:
     if not data:
-        raise FileRefused(rel_path, "empty file (0 bytes)",
-                          "re-export the file; a delivery with no records still needs its header "
-                          "(CSV) or can be left out (JSON lines)", "empty_file")
+        raise FileRefused(
+            rel_path,
+            "empty file (0 bytes)",
+            "re-export the file; a delivery with no records still needs its header "
+            "(CSV) or can be left out (JSON lines)",
+            "empty_file",
+        )
     data = data.removeprefix(b"\xef\xbb\xbf")
     lines = data.split(b"\n")
     if lines[-1] == b"":
         lines.pop()
+    if b"\r" not in data:
+        return lines
     return [line[:-1] if line.endswith(b"\r") else line for line in lines]
 
 
@@ -65,10 +73,11 @@ def decode_lines(lines: list[bytes], rel_path: str) -> tuple[list[str], list[boo
         except UnicodeDecodeError:
             texts.append(line.decode("utf-8", errors="backslashreplace"))
             bad.append(True)
-    if bad and (bad[0] or sum(bad) > MAX_BAD_UTF8_SHARE * len(bad)):
+    n_bad = sum(bad)
+    if bad[0] or (n_bad >= 2 and n_bad > MAX_BAD_UTF8_SHARE * len(bad)):
         raise FileRefused(
             rel_path,
-            f"not UTF-8 text ({sum(bad)} of {len(bad)} lines have invalid bytes"
+            f"not UTF-8 text ({n_bad} of {len(bad)} lines have invalid bytes"
             f"{', including the first line' if bad[0] else ''})",
             "re-export the file as UTF-8 (exports from Excel or Windows tools are often GBK)",
             "wrong_encoding",
@@ -83,8 +92,7 @@ def _empty_parse_columns(n: int) -> dict[str, list]:
 def parse_csv(data: bytes, entity: Entity, rel_path: str) -> ParsedFile:
     lines = split_lines(data, rel_path)
     texts, bad = decode_lines(lines, rel_path)
-    header = next(csv.reader([texts[0]]))
-    header = [h.strip() for h in header]
+    header = [h.strip() for h in next(csv.reader([texts[0]]))]
     expected = entity.column_names
     missing_required = [c.name for c in entity.columns if c.required and c.name not in header]
     if missing_required:
@@ -96,45 +104,108 @@ def parse_csv(data: bytes, entity: Entity, rel_path: str) -> ParsedFile:
         )
     duplicated = sorted({h for h in header if header.count(h) > 1})
     if duplicated:
-        raise FileRefused(rel_path, f"column(s) named twice in the header: {duplicated}",
-                          "give every column one name", "duplicate_column")
-    positions = {name: header.index(name) for name in expected if name in header}
-    n_fields = len(header)
-    body = texts[1:]
-    n = len(body)
-    parse = _empty_parse_columns(n)
-    parse["_line_no"] = list(range(2, n + 2))
-    parse["_raw"] = body
-    fields: list[list[str] | None] = [None] * n
-    for i, (text, is_bad) in enumerate(zip(body, bad[1:], strict=True)):
-        if is_bad:
-            _set_error(parse, i, "invalid_utf8", None,
-                       "line has bytes that are not UTF-8 (shown as \\x escapes in raw_content)")
-        elif text == "":
-            _set_error(parse, i, "blank_line", None, "blank line")
-        else:
-            row = _split_csv_line(text)
-            if row is None:
-                _set_error(parse, i, "invalid_csv", None,
-                           "unbalanced quotes: a quoted field does not end on this line")
-            elif len(row) != n_fields:
-                _set_error(parse, i, "column_count", None,
-                           f"{len(row)} fields where the header has {n_fields}")
-            else:
-                fields[i] = row
-    columns: dict[str, list[str | None]] = {}
-    for name in expected:
-        pos = positions.get(name)
-        columns[name] = (
-            [None] * n if pos is None else [row[pos] if row else None for row in fields]
+        raise FileRefused(
+            rel_path,
+            f"column(s) named twice in the header: {duplicated}",
+            "give every column one name",
+            "duplicate_column",
         )
-    table = pa.table({**parse, **columns},
-                     schema=_parse_schema(expected))
+    body = texts[1:]
+    errors: dict[int, tuple[str, str]] = {}
+    suspects = enumerate(zip(body, bad[1:], strict=True)) if (any(bad) or "" in body) else ()
+    for i, (text, is_bad) in suspects:
+        if is_bad:
+            errors[i + 2] = (
+                "invalid_utf8",
+                "line has bytes that are not UTF-8 (shown as \\x escapes in raw_content)",
+            )
+        elif text == "":
+            errors[i + 2] = ("blank_line", "blank line")
+    fields = _read_fields(body, header, errors)
+    columns = {
+        name: fields.column(name) if name in header else pa.nulls(fields.num_rows, pa.string())
+        for name in expected
+    }
+    parsed = pa.table(
+        {
+            "_line_no": fields.column("_line_no"),
+            "_parse_error": pa.nulls(fields.num_rows, pa.string()),
+            "_parse_column": pa.nulls(fields.num_rows, pa.string()),
+            "_parse_detail": pa.nulls(fields.num_rows, pa.string()),
+            **columns,
+        }
+    )
+    failed = pa.table(
+        {
+            "_line_no": pa.array(list(errors), pa.int64()),
+            "_parse_error": pa.array([e[0] for e in errors.values()], pa.string()),
+            "_parse_column": pa.nulls(len(errors), pa.string()),
+            "_parse_detail": pa.array([e[1] for e in errors.values()], pa.string()),
+            **{name: pa.nulls(len(errors), pa.string()) for name in expected},
+        }
+    )
+    table = pa.concat_tables([parsed, failed]).cast(_parse_schema(expected))
     return ParsedFile(
         table=table,
-        rows_read=n,
+        raw=_raw_table(body, first_line=2),
+        rows_read=len(body),
         extra_columns=tuple(h for h in header if h not in expected),
-        missing_optional_columns=tuple(c for c in expected if c not in positions),
+        missing_optional_columns=tuple(c for c in expected if c not in header),
+    )
+
+
+def _read_fields(
+    body: list[str], header: list[str], errors: dict[int, tuple[str, str]]
+) -> pa.Table:
+    """Split CSV lines into string fields with Arrow's parser, each line prefixed by its number.
+
+    Lines with another field count than the header, or an unclosed quote, land in `errors`.
+    """
+    numbered = "\n".join(
+        [f"{i},{text}" for i, text in enumerate(body, start=2) if i not in errors]
+        if errors
+        else [f"{i},{text}" for i, text in enumerate(body, start=2)]
+    ).encode("utf-8")
+    names = ["_line_no", *(f"__c{i}" for i in range(len(header)))]
+
+    def reject(row: pacsv.InvalidRow) -> str:
+        number, _, rest = (row.text or "").partition(",")
+        fields = _split_csv_line(rest)
+        if fields is None:
+            errors[int(number)] = (
+                "invalid_csv",
+                "unbalanced quotes: a quoted field does not end on this line",
+            )
+        else:
+            errors[int(number)] = (
+                "column_count",
+                f"{len(fields)} fields where the header has {len(header)}",
+            )
+        return "skip"
+
+    if not numbered:
+        return pa.table(
+            {"_line_no": pa.array([], pa.int64()), **{h: pa.array([], pa.string()) for h in header}}
+        )
+    table = pacsv.read_csv(
+        pa.BufferReader(numbered),
+        read_options=pacsv.ReadOptions(column_names=names, use_threads=True),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=reject, newlines_in_values=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types={"_line_no": pa.int64(), **{n: pa.string() for n in names[1:]}},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    return table.rename_columns(["_line_no", *header])
+
+
+def _raw_table(texts: list[str], first_line: int) -> pa.Table:
+    return pa.table(
+        {
+            "_line_no": pa.array(range(first_line, first_line + len(texts)), pa.int64()),
+            "_raw": pa.array(texts, pa.string()),
+        }
     )
 
 
@@ -147,20 +218,26 @@ def _split_csv_line(text: str) -> list[str] | None:
 
 
 def parse_jsonl(data: bytes, entity: Entity, rel_path: str) -> ParsedFile:
-    """JSON lines are parsed in SQL (see validate.py); here only bytes and blank lines."""
+    """JSON lines are parsed in SQL (see loader.py); here only bytes and blank lines."""
     lines = split_lines(data, rel_path)
     texts, bad = decode_lines(lines, rel_path)
     n = len(texts)
     parse = _empty_parse_columns(n)
     parse["_line_no"] = list(range(1, n + 1))
-    parse["_raw"] = texts
     for i, (text, is_bad) in enumerate(zip(texts, bad, strict=True)):
         if is_bad:
-            _set_error(parse, i, "invalid_utf8", None,
-                       "line has bytes that are not UTF-8 (shown as \\x escapes in raw_content)")
+            _set_error(
+                parse,
+                i,
+                "invalid_utf8",
+                None,
+                "line has bytes that are not UTF-8 (shown as \\x escapes in raw_content)",
+            )
         elif text.strip() == "":
             _set_error(parse, i, "blank_line", None, "blank line")
-    return ParsedFile(table=pa.table(parse, schema=_parse_schema(())), rows_read=n)
+    raw = _raw_table(texts, first_line=1)
+    table = pa.table(parse, schema=_parse_schema(())).append_column("_raw", raw.column("_raw"))
+    return ParsedFile(table=table, raw=raw, rows_read=n)
 
 
 def _set_error(parse: dict[str, list], i: int, rule: str, column: str | None, detail: str) -> None:

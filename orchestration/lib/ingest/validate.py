@@ -60,36 +60,56 @@ def column_checks(col: Column, value: str, typed: str) -> list[tuple[str, str, s
     name = col.name
     checks: list[tuple[str, str, str]] = []
     if col.required:
-        checks.append((f"{value} is null", "required_missing",
-                       lit(f"{name} is required but empty")))
+        checks.append(
+            (f"{value} is null", "required_missing", lit(f"{name} is required but empty"))
+        )
     if col.type != "string":
-        checks.append((
-            f"{value} is not null and {typed} is null", "invalid_type",
-            f"{lit(name + ' ')} || {_shown(value)} || "
-            f"{lit(' is not ' + TYPE_HINTS[col.type])}",
-        ))
+        checks.append(
+            (
+                f"{value} is not null and {typed} is null",
+                "invalid_type",
+                f"{lit(name + ' ')} || {_shown(value)} || {lit(' is not ' + TYPE_HINTS[col.type])}",
+            )
+        )
     if col.enum:
         allowed = ", ".join(lit(v) for v in col.enum)
-        checks.append((f"{typed} is not null and {typed} not in ({allowed})", "not_in_enum",
-                       f"{lit(name + ' ')} || {_shown(value)} || "
-                       f"{lit(' is not one of ' + ', '.join(col.enum))}"))
+        checks.append(
+            (
+                f"{typed} is not null and {typed} not in ({allowed})",
+                "not_in_enum",
+                f"{lit(name + ' ')} || {_shown(value)} || "
+                f"{lit(' is not one of ' + ', '.join(col.enum))}",
+            )
+        )
     if col.pattern:
-        checks.append((f"{value} is not null and not regexp_full_match({value}, {lit(col.pattern)})",
-                       "pattern_mismatch",
-                       f"{lit(name + ' ')} || {_shown(value)} || "
-                       f"{lit(' does not match ' + col.pattern)}"))
+        checks.append(
+            (
+                f"{value} is not null and not regexp_full_match({value}, {lit(col.pattern)})",
+                "pattern_mismatch",
+                f"{lit(name + ' ')} || {_shown(value)} || {lit(' does not match ' + col.pattern)}",
+            )
+        )
     bounds = [(">=", col.min_value, "<"), ("<=", col.max_value, ">")]
     for word, bound, op in bounds:
         if bound is not None:
-            checks.append((f"{typed} is not null and {typed} {op} {bound:g}", "out_of_range",
-                           f"{lit(name + ' ')} || {typed}::varchar || "
-                           f"{lit(f' is out of range (must be {word} {bound:g})')}"))
+            checks.append(
+                (
+                    f"{typed} is not null and {typed} {op} {bound:g}",
+                    "out_of_range",
+                    f"{lit(name + ' ')} || {typed}::varchar || "
+                    f"{lit(f' is out of range (must be {word} {bound:g})')}",
+                )
+            )
     if col.references:
         ref = ref_table_name(col.references)
-        checks.append((f"{typed} is not null and {typed} not in (select value from {ref})",
-                       "unknown_reference",
-                       f"{lit(name + ' ')} || {_shown(value)} || "
-                       f"{lit(' is not a known ' + col.references)}"))
+        checks.append(
+            (
+                f"{typed} is not null and {typed} not in (select value from {ref})",
+                "unknown_reference",
+                f"{lit(name + ' ')} || {_shown(value)} || "
+                f"{lit(' is not a known ' + col.references)}",
+            )
+        )
     return checks
 
 
@@ -105,8 +125,9 @@ def value_exprs(entity: Entity) -> dict[str, str]:
     return {c.name: f"nullif(_json->>{lit('$.' + c.name)}, '')" for c in entity.columns}
 
 
-def checked_sql(entity: Entity, source_relation: str, values: dict[str, str],
-                extra_problem: str | None = None) -> str:
+def checked_sql(
+    entity: Entity, source_relation: str, values: dict[str, str], extra_problem: str | None = None
+) -> str:
     """Select every input row with `_problem` (struct or null), `_warnings` and typed columns."""
     typed_cols = []
     problem_branches = [
@@ -129,12 +150,12 @@ def checked_sql(entity: Entity, source_relation: str, values: dict[str, str],
     warning_sql = f"nullif(concat_ws('; ', {', '.join(warnings)}), '')" if warnings else "null"
     return f"""
         with typed as (
-            select *, {', '.join(typed_cols)}
+            select *, {", ".join(typed_cols)}
             from {source_relation}
         )
         select
             *,
-            case {' '.join(problem_branches)} end as _problem,
+            case {" ".join(problem_branches)} end as _problem,
             {warning_sql} as _warnings
         from typed
     """
@@ -147,7 +168,8 @@ def output_columns(entity: Entity) -> list[str]:
         typed = f"__t_{col.name}"
         if not col.required and col.on_invalid == "null":
             bad = " or ".join(
-                cond for cond, rule, _ in column_checks(col, f"__v_{col.name}", typed)
+                cond
+                for cond, rule, _ in column_checks(col, f"__v_{col.name}", typed)
                 if rule != "required_missing"
             )
             expr = f"case when {bad} then null else {typed} end" if bad else typed
