@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import logging
 import shutil
 import sys
 import time
@@ -103,6 +103,18 @@ def generate(
     )
 
 
+def _show_progress(started: float) -> None:
+    from orchestration.lib import progress
+
+    out = sys.stdout  # bound now: dbt's output is redirected to a log file during the run
+    progress.clear()
+    progress.listen(
+        lambda message: print(
+            f"[{time.perf_counter() - started:7.1f}s] {message}", file=out, flush=True
+        )
+    )
+
+
 def _materialize(landing: Path | None, warehouse: Path | None, selection: str) -> int:
     """Run the selected assets in-process; print per-asset lines and a summary; return exit code."""
     import dagster as dg
@@ -117,7 +129,6 @@ def _materialize(landing: Path | None, warehouse: Path | None, selection: str) -
         _fail(str(error), 2)
     settings.export_env(landing, warehouse)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    logging.getLogger("dagster").setLevel(logging.CRITICAL)  # _report says what failed
     from orchestration.definitions import defs
 
     definitions = defs()
@@ -126,34 +137,42 @@ def _materialize(landing: Path | None, warehouse: Path | None, selection: str) -
         k for k in graph.materializable_asset_keys if selection == "all" or k.path[0] != "staging"
     ]
     started = time.perf_counter()
+    _show_progress(started)
     _say(
         f"landing {landing}: {sum(len(v) for v in scan.files.values())} files; "
         f"warehouse {warehouse}"
     )
     for problem in scan.layout_problems():
         typer.secho(f"layout problem: {problem}", fg=typer.colors.YELLOW)
-    result = definitions.resolve_job_def("omni360_main").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(),
-        asset_selection=keys,
-        raise_on_error=False,
-    )
+    log_path = warehouse.parent / "logs" / f"run-{dt.datetime.now():%Y%m%dT%H%M%S}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    # dbt's own output goes to a log file; the terminal gets one line per step
+    with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+        result = definitions.resolve_job_def("omni360_main").execute_in_process(
+            instance=dg.DagsterInstance.ephemeral(),
+            asset_selection=keys,
+            raise_on_error=False,
+            # Dagster's console log is for the UI; _report says what failed, in fewer words
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        )
+    _say(f"dbt and step output: {log_path}")
     return _report(result, started)
 
 
 def _report(result, started: float) -> int:
     failed_checks = 0
+    totals = {"rows_read": 0, "rows_loaded": 0, "rows_quarantined": 0, "files_refused": 0}
     for event in result.get_asset_materialization_events():
-        materialization = event.event_specific_data.materialization
-        meta = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
-        key = materialization.asset_key.to_user_string()
-        if "rows_read" in meta:
-            _say(
-                f"{key:<28} read {meta['rows_read']:>9,}  loaded {meta['rows_loaded']:>9,}  "
-                f"quarantined {meta['rows_quarantined']:>7,}  files new/dup/refused "
-                f"{meta['files_loaded']}/{meta['files_skipped_duplicate']}/"
-                f"{meta['files_refused']}",
-                started,
-            )
+        metadata = event.event_specific_data.materialization.metadata
+        if "rows_read" in metadata:
+            for name in totals:
+                totals[name] += metadata[name].value
+    _say(
+        f"ingested: read {totals['rows_read']:,}, loaded {totals['rows_loaded']:,}, "
+        f"quarantined {totals['rows_quarantined']:,}; files refused: "
+        f"{totals['files_refused']} (details: omni360 status)",
+        started,
+    )
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed:
             failed_checks += 1
@@ -213,7 +232,8 @@ def status(warehouse: WarehouseOpt = None) -> None:  # type: ignore[assignment]
         select source || '/' || entity, count(*) filter (status = 'loaded'),
             count(*) filter (status = 'skipped_duplicate'), sum(rows_read), sum(rows_loaded),
             sum(rows_quarantined)
-        from read_json('{lake}/_ops/manifest/*/*/*.json') group by 1 order by 1
+        from read_json('{lake}/_ops/manifest/*/*/*.json', union_by_name = true)
+        group by 1 order by 1
     """).fetchall()
     typer.echo(f"{'entity':<28}{'files':>7}{'dups':>6}{'read':>12}{'loaded':>12}{'quarant.':>10}")
     for name, files, dups, read, loaded, quarantined in rows:

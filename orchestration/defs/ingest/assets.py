@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from orchestration.lib import progress
 from orchestration.lib.contracts import ENTITIES, Entity, entity
 from orchestration.lib.ingest.accounting import accounting_mismatches
 from orchestration.lib.ingest.lake import Lake
@@ -88,6 +89,11 @@ def build_ingest_asset(target: Entity) -> dg.AssetsDefinition:
                 if o.status != "already_loaded"
                 else None
             ),
+        )
+        progress.report(
+            f"{target.source}/{target.name}: {len(result.files('loaded'))} new files, "
+            f"read {result.rows_read:,} loaded {result.rows_loaded:,} "
+            f"quarantined {result.rows_quarantined:,} ({result.elapsed_s:.1f}s)"
         )
         for refusal in result.refusals:
             context.log.error(refusal)

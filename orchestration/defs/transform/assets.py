@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
+from orchestration.lib import progress
 from orchestration.lib.dbt_translator import Omni360DbtTranslator
 from orchestration.settings import DBT_PROJECT_DIR
 
@@ -19,7 +20,9 @@ dbt_project.prepare_if_dev()
     dagster_dbt_translator=Omni360DbtTranslator(),
 )
 def omni360_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    progress.report("dbt build: models and their tests")
     yield from dbt.cli(["build"], context=context).stream()
+    progress.report("dbt build: done")
 
 
 defs = dg.Definitions(

@@ -120,8 +120,9 @@ class LandingWriter:
         order = np.lexsort((np.arange(len(row)), key, deliv))
         row, deliv = row[order], deliv[order]
         bounds = np.flatnonzero(np.diff(deliv)) + 1
-        starts = np.concatenate([[0], bounds])
-        ends = np.concatenate([bounds, [len(row)]])
+        # an empty batch (e.g. no refunds in a tiny run) writes no file
+        starts = np.concatenate([[0], bounds]) if len(row) else np.array([], dtype=int)
+        ends = np.concatenate([bounds, [len(row)]]) if len(row) else np.array([], dtype=int)
         header = csv_header(entity) if entity.format == "csv" else b""
         first_line = 2 if header else 1
         person = pa.array(batch.person, mask=batch.person < 0)

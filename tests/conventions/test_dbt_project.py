@@ -1,0 +1,86 @@
+"""The dbt conventions of CONVENTIONS.md, checked on dbt's manifest.
+
+This does the job of dbt-project-evaluator, which cannot be installed here.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from orchestration.settings import DBT_PROJECT_DIR
+
+RESTRICTED_SCHEMAS = {"staging", "intermediate", "identity"}
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict:
+    path = DBT_PROJECT_DIR / "target" / "manifest.json"
+    if not path.exists():
+        pytest.fail("dbt_project/target/manifest.json is missing: run ./scripts/setup.sh")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def models(manifest: dict) -> list[dict]:
+    return [
+        n
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "model" and n["package_name"] == "omni360"
+    ]
+
+
+def key_tests_of(manifest: dict, model: dict) -> list[dict]:
+    return [
+        n
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "test" and model["unique_id"] in n["depends_on"]["nodes"]
+    ]
+
+
+def test_model_names_match_their_folder(manifest: dict):
+    prefixes = {"staging": "stg_", "intermediate": "int_", "marts": ("dim_", "fct_", "rpt_")}
+    for model in models(manifest):
+        folders = model["fqn"][1:-1]
+        assert model["name"].startswith(prefixes[folders[0]]), model["name"]
+        if folders[0] == "staging":
+            assert model["name"].startswith(f"stg_{folders[1]}__"), model["name"]
+        assert model["schema"] == folders[0], f"{model['name']} is in schema {model['schema']}"
+
+
+def test_only_staging_reads_sources(manifest: dict):
+    for model in models(manifest):
+        reads_source = any(d.startswith("source.") for d in model["depends_on"]["nodes"])
+        assert not reads_source or model["fqn"][1] == "staging", model["name"]
+
+
+def test_every_model_and_column_is_described(manifest: dict):
+    for model in models(manifest):
+        assert "one row per" in model["description"].lower(), f"{model['name']}: state the grain"
+        assert model["columns"], f"{model['name']} documents no columns"
+        for name, column in model["columns"].items():
+            assert column["description"], f"{model['name']}.{name} has no description"
+
+
+def test_every_model_tests_its_key(manifest: dict):
+    for model in models(manifest):
+        kinds = {
+            t["test_metadata"]["name"]
+            for t in key_tests_of(manifest, model)
+            if t.get("test_metadata")
+        }
+        assert "unique_combination" in kinds or {"unique", "not_null"} <= kinds, model["name"]
+
+
+def test_pii_columns_stay_in_restricted_schemas(manifest: dict):
+    for model in models(manifest):
+        for name, column in model["columns"].items():
+            pii = column.get("meta", {}).get("pii") or "pii" in column.get("tags", [])
+            if pii and model["schema"] not in RESTRICTED_SCHEMAS:
+                masking = column.get("meta", {}).get("masking")
+                assert masking, f"{model['name']}.{name} is PII in a published schema, unmasked"
+
+
+def test_no_packages_file_so_dagster_never_runs_dbt_deps():
+    assert not (DBT_PROJECT_DIR / "packages.yml").exists()
+    assert not (DBT_PROJECT_DIR / "dependencies.yml").exists()

@@ -1,0 +1,42 @@
+"""Runs the real Dagster job once on the committed sample into a temporary warehouse."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from orchestration import settings
+
+
+@dataclass
+class SampleRun:
+    landing: Path
+    warehouse: Path
+    lake: Path
+    result: dg.ExecuteInProcessResult
+    rerun: dg.ExecuteInProcessResult
+
+
+def run_main_job() -> dg.ExecuteInProcessResult:
+    from orchestration.definitions import defs
+
+    return (
+        defs()
+        .resolve_job_def("omni360_main")
+        .execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    )
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory: pytest.TempPathFactory) -> SampleRun:
+    warehouse = tmp_path_factory.mktemp("warehouse") / "omni360.duckdb"
+    with pytest.MonkeyPatch.context() as patch:
+        for var in ("OMNI360_LANDING", "OMNI360_WAREHOUSE", "OMNI360_LAKE"):
+            patch.delenv(var, raising=False)
+        settings.export_env(settings.SAMPLE_DIR, warehouse)
+        result = run_main_job()
+        rerun = run_main_job()
+    return SampleRun(settings.SAMPLE_DIR, warehouse, warehouse.parent / "lake", result, rerun)
