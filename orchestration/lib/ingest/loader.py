@@ -19,6 +19,7 @@ from orchestration.lib.ingest.landing import LandingFile, LayoutProblem
 from orchestration.lib.ingest.parse import FileRefused, ParsedFile, parse_file
 from orchestration.lib.ingest.validate import (
     checked_sql,
+    json_fields_expr,
     lit,
     output_columns,
     q,
@@ -365,7 +366,7 @@ def _build_checked(con: duckdb.DuckDBPyConnection, target: Entity) -> None:
         return
     _run(
         con,
-        """
+        f"""
         create or replace temp table json_rows as
         with decoded as (
             select *,
@@ -384,7 +385,9 @@ def _build_checked(con: duckdb.DuckDBPyConnection, target: Entity) -> None:
                 when _any is null then 'line is not valid JSON'
                 when json_type(_any) <> 'OBJECT' then 'line is JSON but not an object'
             end as _parse_detail,
-            case when json_type(_any) = 'OBJECT' then _any end as _json
+            case when json_type(_any) = 'OBJECT' then _any end as _json,
+            case when json_type(_any) = 'OBJECT' then {json_fields_expr(target, '_any')} end
+                as _fields
         from decoded
     """,
     )
@@ -402,20 +405,24 @@ def _build_nested_checked(con: duckdb.DuckDBPyConnection, target: Entity) -> Non
     child = target.child
     assert child is not None and target.child_field is not None
     path = lit("$." + target.child_field)
+    key_position = target.column_names.index(target.primary_key[0]) + 1
     items = f"_json->{path}"
     _run(
         con,
         f"""
         create or replace temp table child_rows as
-        select
-            _line_no as _parent_line_no, _line_no, _raw,
-            null::varchar as _parse_error, null::varchar as _parse_column,
-            null::varchar as _parse_detail,
-            nullif(_json->>'$.order_id', '') as _parent_key,
-            unnest(from_json({items}, '["json"]')) as _json,
-            unnest(range(1, json_array_length({items})::bigint + 1)) as _item_no
-        from json_rows
-        where json_type({items}) = 'ARRAY'
+        with items as (
+            select
+                _line_no as _parent_line_no, _line_no,
+                null::varchar as _parse_error, null::varchar as _parse_column,
+                null::varchar as _parse_detail,
+                nullif(_fields[{key_position}], '') as _parent_key,
+                unnest(from_json({items}, '["json"]')) as _json,
+                unnest(range(1, json_array_length({items})::bigint + 1)) as _item_no
+            from json_rows
+            where json_type({items}) = 'ARRAY'
+        )
+        select *, {json_fields_expr(child, "_json")} as _fields from items
     """,
     )
     values = value_exprs(child)

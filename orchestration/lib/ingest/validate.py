@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from orchestration.lib.contracts import Column, Entity
 
-TIMESTAMP_FORMATS = "['%Y-%m-%dT%H:%M:%S%z', '%Y-%m-%d %H:%M:%S%z']"
+TIMESTAMP_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z")
 TYPE_HINTS = {
     "integer": "a whole number",
     "decimal": "a decimal number such as 129.00",
@@ -44,7 +44,9 @@ def typed_expr(col: Column, value: str) -> str:
         case "date":
             return f"try_strptime({value}, '%Y-%m-%d')::date"
         case "timestamp":
-            return f"timezone('UTC', try_strptime({value}, {TIMESTAMP_FORMATS}))"
+            # the usual format first: coalesce only tries the next one where the first failed
+            tries = ", ".join(f"try_strptime({value}, {lit(fmt)})" for fmt in TIMESTAMP_FORMATS)
+            return f"timezone('UTC', coalesce({tries}))"
         case "boolean":
             return f"try_cast({value} as boolean)"
     raise ValueError(f"unknown type {col.type}")
@@ -122,7 +124,14 @@ def value_exprs(entity: Entity) -> dict[str, str]:
     """How each column's text is read: CSV fields as they are, JSON fields by name."""
     if entity.format == "csv":
         return {c.name: f"nullif({q(c.name)}, '')" for c in entity.columns}
-    return {c.name: f"nullif(_json->>{lit('$.' + c.name)}, '')" for c in entity.columns}
+    # JSON fields come from `_fields`, extracted in one pass (see json_fields_expr)
+    return {c.name: f"nullif(_fields[{i}], '')" for i, c in enumerate(entity.columns, start=1)}
+
+
+def json_fields_expr(entity: Entity, document: str) -> str:
+    """All of an entity's fields of a JSON document as a list of text, parsing it once."""
+    paths = ", ".join(lit("$." + c.name) for c in entity.columns)
+    return f"json_extract_string({document}, [{paths}])"
 
 
 def checked_sql(
