@@ -133,6 +133,9 @@ _discount = Column(
     "discount", "decimal", "discount on the line, CNY", "10.00", min_value=0, on_invalid="null"
 )
 
+# The columns of a line item, shared by e-commerce orders and till receipts.
+LINE_ITEM_COLUMNS = (_line_no, _sku, _product_name, _category, _quantity, _unit_price, _discount)
+
 ORDER_LINES = Entity(
     source="ecommerce",
     name="order_lines",
@@ -148,13 +151,7 @@ ORDER_LINES = Entity(
             "EO000123",
             True,
         ),
-        _line_no,
-        _sku,
-        _product_name,
-        _category,
-        _quantity,
-        _unit_price,
-        _discount,
+        *LINE_ITEM_COLUMNS,
     ),
 )
 
@@ -357,13 +354,7 @@ ENTITIES: tuple[Entity, ...] = (
         primary_key=("transaction_id", "line_no"),
         columns=(
             Column("transaction_id", "string", "receipt id", "T00012345", True),
-            _line_no,
-            _sku,
-            _product_name,
-            _category,
-            _quantity,
-            _unit_price,
-            _discount,
+            *LINE_ITEM_COLUMNS,
         ),
     ),
     # ---------------------------------------------------------------- CRM

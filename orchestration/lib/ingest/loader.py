@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,6 +127,9 @@ def file_id(landing_file: LandingFile, sha256: str) -> str:
     return f"{landing_file.delivery_date.isoformat()}__{stem}__{sha256[:12]}"
 
 
+STAGING_THREADS = 2  # Arrow's CSV parser and DuckDB release the GIL: two files overlap well
+
+
 def load_entity(
     target: Entity,
     files: list[LandingFile],
@@ -133,23 +138,46 @@ def load_entity(
     layout_problems: list[LayoutProblem] | None = None,
     progress: Callable[[FileOutcome], None] | None = None,
 ) -> EntityLoadResult:
+    """Load new files: staged in parallel, committed one by one in delivery order."""
     started = time.perf_counter()
     lake.ensure_layout(target)
     recovered = lake.recover(target)
     manifest = lake.manifest(target)
     by_path = {e.source_file: e for e in manifest}
-    by_sha = {e.sha256: e for e in manifest}
+    by_sha: dict[str, ManifestEntry | _Job] = {e.sha256: e for e in manifest}
     outcomes: list[FileOutcome] = []
-    con = duckdb.connect()
+    local = threading.local()
+    connections: list[duckdb.DuckDBPyConnection] = []
+
+    def stage(job: _Job) -> tuple[FileOutcome, list[Path]]:
+        if not hasattr(local, "con"):
+            local.con = duckdb.connect()
+            connections.append(local.con)
+            _register_references(local.con, target, lake)
+        return _stage_job(local.con, target, job, lake, load_id)
+
+    def finish(item: FileOutcome | tuple[_Job, Future | None]) -> None:
+        outcome = item if isinstance(item, FileOutcome) else _commit(target, item, lake, by_path)
+        outcomes.append(outcome)
+        if progress:
+            progress(outcome)
+
+    pending: deque[FileOutcome | tuple[_Job, Future | None]] = deque()
     try:
-        _register_references(con, target, lake)
-        for landing_file in sorted(files, key=lambda f: (f.delivery_date, f.rel_path)):
-            outcome = _load_file(con, target, landing_file, lake, load_id, by_path, by_sha)
-            outcomes.append(outcome)
-            if progress:
-                progress(outcome)
+        with ThreadPoolExecutor(STAGING_THREADS) as pool:
+            for landing_file in sorted(files, key=lambda f: (f.delivery_date, f.rel_path)):
+                planned = _plan(target, landing_file, load_id, by_path, by_sha)
+                if isinstance(planned, _Job) and planned.duplicate_of is None:
+                    pending.append((planned, pool.submit(stage, planned)))
+                else:
+                    pending.append(planned if isinstance(planned, FileOutcome) else (planned, None))
+                while len(pending) > STAGING_THREADS:
+                    finish(pending.popleft())
+            while pending:
+                finish(pending.popleft())
     finally:
-        con.close()
+        for con in connections:
+            con.close()
     now = _utc_now_text()
     events = [o.audit_event(target, load_id, now) for o in outcomes if o.status != "already_loaded"]
     # one line even when nothing was new, so every run of every entity is on record
@@ -180,15 +208,24 @@ def _register_references(con: duckdb.DuckDBPyConnection, target: Entity, lake: L
         )
 
 
-def _load_file(
-    con: duckdb.DuckDBPyConnection,
+@dataclass
+class _Job:
+    """A new landing file on its way into the lake."""
+
+    landing_file: LandingFile
+    data: bytes
+    entry: ManifestEntry
+    duplicate_of: _Job | ManifestEntry | None = None
+    outcome: FileOutcome | None = None  # once committed
+
+
+def _plan(
     target: Entity,
     landing_file: LandingFile,
-    lake: Lake,
     load_id: str,
     by_path: dict[str, ManifestEntry],
-    by_sha: dict[str, ManifestEntry],
-) -> FileOutcome:
+    by_sha: dict[str, ManifestEntry | _Job],
+) -> FileOutcome | _Job:
     rel = landing_file.rel_path
     data = landing_file.path.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
@@ -204,10 +241,8 @@ def _load_file(
             f"{previous.sha256[:12]}…) and its content has changed (now {sha[:12]}…). Loaded data "
             "is never overwritten: deliver the corrections as a new file with a new name.",
         )
-    fid = file_id(landing_file, sha)
-    loaded_at = _utc_now_text()
     entry = ManifestEntry(
-        file_id=fid,
+        file_id=file_id(landing_file, sha),
         source_file=rel,
         source=target.source,
         entity=target.name,
@@ -215,7 +250,7 @@ def _load_file(
         size_bytes=len(data),
         sha256=sha,
         load_id=load_id,
-        loaded_at=loaded_at,
+        loaded_at=_utc_now_text(),
         status="loaded",
         duplicate_of=None,
         rows_read=0,
@@ -224,34 +259,66 @@ def _load_file(
         child_rows_loaded=0,
         rows_with_warnings=0,
     )
-    original = by_sha.get(sha)
-    if original is not None:
+    job = _Job(landing_file, data, entry, duplicate_of=by_sha.get(sha))
+    if job.duplicate_of is None:
+        by_sha[sha] = job
+    return job
+
+
+def _stage_job(
+    con: duckdb.DuckDBPyConnection, target: Entity, job: _Job, lake: Lake, load_id: str
+) -> tuple[FileOutcome, list[Path]]:
+    rel, entry = job.landing_file.rel_path, job.entry
+    try:
+        parsed = parse_file(job.data, target, rel)
+    except FileRefused as refused:
+        return FileOutcome(rel, "refused", rule=refused.rule, message=str(refused)), []
+    return _stage_file(con, target, parsed, lake, entry.file_id, rel, load_id, entry.loaded_at)
+
+
+def _commit(
+    target: Entity,
+    item: tuple[_Job, Future | None],
+    lake: Lake,
+    by_path: dict[str, ManifestEntry],
+) -> FileOutcome:
+    job, future = item
+    rel, entry = job.landing_file.rel_path, job.entry
+    if future is None:  # same bytes as a file loaded before, or earlier in this run
+        original = job.duplicate_of
+        first = original.outcome if isinstance(original, _Job) else None
+        original_file = (
+            original.entry.source_file if isinstance(original, _Job) else (original.source_file)
+        )
+        if first is not None and first.status == "refused":
+            job.outcome = FileOutcome(
+                rel, "refused", rule=first.rule, message=f"{rel}: same bytes as {first.message}"
+            )
+            return job.outcome
         entry.status = "skipped_duplicate"
-        entry.duplicate_of = original.source_file
+        entry.duplicate_of = original_file
         lake.commit(target, entry, [])
         by_path[rel] = entry
-        return FileOutcome(
+        job.outcome = FileOutcome(
             rel,
             "skipped_duplicate",
-            duplicate_of=original.source_file,
-            message=f"{rel}: identical to {original.source_file} (already loaded); skipped",
+            duplicate_of=original_file,
+            message=f"{rel}: identical to {original_file} (already loaded); skipped",
         )
-    try:
-        parsed = parse_file(data, target, rel)
-    except FileRefused as refused:
-        return FileOutcome(rel, "refused", rule=refused.rule, message=str(refused))
-    outcome, staged = _stage_file(con, target, parsed, lake, fid, rel, load_id, loaded_at)
-    for name, value in (
-        ("rows_read", outcome.rows_read),
-        ("rows_loaded", outcome.rows_loaded),
-        ("rows_quarantined", outcome.rows_quarantined),
-        ("child_rows_loaded", outcome.child_rows_loaded),
-        ("rows_with_warnings", outcome.rows_with_warnings),
-    ):
-        setattr(entry, name, value)
-    lake.commit(target, entry, staged)
-    by_path[rel] = entry
-    by_sha[sha] = entry
+        return job.outcome
+    outcome, staged = future.result()
+    if outcome.status == "loaded":
+        for name in (
+            "rows_read",
+            "rows_loaded",
+            "rows_quarantined",
+            "child_rows_loaded",
+            "rows_with_warnings",
+        ):
+            setattr(entry, name, getattr(outcome, name))
+        lake.commit(target, entry, staged)
+        by_path[rel] = entry
+    job.outcome = outcome
     return outcome
 
 
@@ -368,27 +435,26 @@ def _build_checked(con: duckdb.DuckDBPyConnection, target: Entity) -> None:
         con,
         f"""
         create or replace temp table json_rows as
-        with decoded as (
-            select *,
-                case when _parse_error is null and json_valid(_raw) then _raw::json end as _any
+        with typed as (
+            -- every JSON function parses its text again: parse as few times as possible
+            select *, case when _parse_error is null then try(json_type(_raw)) end as _type
             from parsed
         )
         select
             _line_no, _raw,
             case
                 when _parse_error is not null then _parse_error
-                when coalesce(json_type(_any), '') <> 'OBJECT' then 'invalid_json'
+                when coalesce(_type, '') <> 'OBJECT' then 'invalid_json'
             end as _parse_error,
             _parse_column,
             case
                 when _parse_error is not null then _parse_detail
-                when _any is null then 'line is not valid JSON'
-                when json_type(_any) <> 'OBJECT' then 'line is JSON but not an object'
+                when _type is null then 'line is not valid JSON'
+                when _type <> 'OBJECT' then 'line is JSON but not an object'
             end as _parse_detail,
-            case when json_type(_any) = 'OBJECT' then _any end as _json,
-            case when json_type(_any) = 'OBJECT' then {json_fields_expr(target, '_any')} end
-                as _fields
-        from decoded
+            case when _type = 'OBJECT' then _raw::json end as _json,
+            case when _type = 'OBJECT' then {json_fields_expr(target, "_raw")} end as _fields
+        from typed
     """,
     )
     if target.child is None:
@@ -404,9 +470,27 @@ def _build_checked(con: duckdb.DuckDBPyConnection, target: Entity) -> None:
 def _build_nested_checked(con: duckdb.DuckDBPyConnection, target: Entity) -> None:
     child = target.child
     assert child is not None and target.child_field is not None
-    path = lit("$." + target.child_field)
     key_position = target.column_names.index(target.primary_key[0]) + 1
-    items = f"_json->{path}"
+    # each item read once into a struct of text fields (the parent's key column is not in it)
+    item_columns = [c.name for c in child.columns if c.name not in target.primary_key]
+    item_type = "[{" + ", ".join(f'"{c}": "VARCHAR"' for c in item_columns) + "}]"
+    item_fields = ", ".join(
+        "null::varchar" if c.name in target.primary_key else f"_item.{q(c.name)}"
+        for c in child.columns
+    )
+    _run(
+        con,
+        f"""
+        create or replace temp table json_items as
+        select
+            _line_no,
+            nullif(_fields[{key_position}], '') as _parent_key,
+            _json->{lit("$." + target.child_field)} as _items,
+            json_type(_items) as _items_type
+        from json_rows
+        where _json is not null
+    """,
+    )
     _run(
         con,
         f"""
@@ -416,13 +500,13 @@ def _build_nested_checked(con: duckdb.DuckDBPyConnection, target: Entity) -> Non
                 _line_no as _parent_line_no, _line_no,
                 null::varchar as _parse_error, null::varchar as _parse_column,
                 null::varchar as _parse_detail,
-                nullif(_fields[{key_position}], '') as _parent_key,
-                unnest(from_json({items}, '["json"]')) as _json,
-                unnest(range(1, json_array_length({items})::bigint + 1)) as _item_no
-            from json_rows
-            where json_type({items}) = 'ARRAY'
+                _parent_key,
+                unnest(from_json(_items, {lit(item_type)})) as _item,
+                unnest(range(1, json_array_length(_items)::bigint + 1)) as _item_no
+            from json_items
+            where _items_type = 'ARRAY'
         )
-        select *, {json_fields_expr(child, "_json")} as _fields from items
+        select * exclude (_item), [{item_fields}] as _fields from items
     """,
     )
     values = value_exprs(child)
@@ -450,18 +534,19 @@ def _build_nested_checked(con: duckdb.DuckDBPyConnection, target: Entity) -> Non
             json_rows.*,
             case
                 when json_rows._json is null then null
-                when coalesce(json_type({items}), 'NULL') = 'NULL' then
+                when coalesce(json_items._items_type, 'NULL') = 'NULL' then
                     {{'rule': 'required_missing', 'column': '{field_name}',
                       'reason': '{field_name} is required but missing'}}
-                when json_type({items}) <> 'ARRAY' then
+                when json_items._items_type <> 'ARRAY' then
                     {{'rule': 'invalid_type', 'column': '{field_name}',
                       'reason': '{field_name} is not an array of line items'}}
-                when json_array_length({items}) = 0 then
+                when json_array_length(json_items._items) = 0 then
                     {{'rule': 'required_missing', 'column': '{field_name}',
                       'reason': '{field_name} has no line items'}}
                 else child_problems._child_problem
             end as _nested_problem
         from json_rows
+        left join json_items on json_rows._line_no = json_items._line_no
         left join child_problems on json_rows._line_no = child_problems._parent_line_no
     """,
     )

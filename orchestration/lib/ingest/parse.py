@@ -11,6 +11,7 @@ import csv
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from orchestration.lib.contracts import Entity
@@ -83,10 +84,6 @@ def decode_lines(lines: list[bytes], rel_path: str) -> tuple[list[str], list[boo
             "wrong_encoding",
         )
     return texts, bad
-
-
-def _empty_parse_columns(n: int) -> dict[str, list]:
-    return {c: [None] * n for c in PARSE_COLUMNS}
 
 
 def parse_csv(data: bytes, entity: Entity, rel_path: str) -> ParsedFile:
@@ -222,28 +219,38 @@ def parse_jsonl(data: bytes, entity: Entity, rel_path: str) -> ParsedFile:
     lines = split_lines(data, rel_path)
     texts, bad = decode_lines(lines, rel_path)
     n = len(texts)
-    parse = _empty_parse_columns(n)
-    parse["_line_no"] = list(range(1, n + 1))
-    for i, (text, is_bad) in enumerate(zip(texts, bad, strict=True)):
-        if is_bad:
-            _set_error(
-                parse,
-                i,
+    raw = _raw_table(texts, first_line=1)
+    errors: dict[int, tuple[str, str]] = {}
+    if any(bad):
+        for i in (i for i, is_bad in enumerate(bad) if is_bad):
+            errors[i] = (
                 "invalid_utf8",
-                None,
                 "line has bytes that are not UTF-8 (shown as \\x escapes in raw_content)",
             )
-        elif text.strip() == "":
-            _set_error(parse, i, "blank_line", None, "blank line")
-    raw = _raw_table(texts, first_line=1)
-    table = pa.table(parse, schema=_parse_schema(())).append_column("_raw", raw.column("_raw"))
+    blank = pc.equal(pc.utf8_trim_whitespace(raw.column("_raw")), "")
+    if pc.any(blank).as_py():
+        for i in pc.indices_nonzero(blank).to_pylist():
+            errors.setdefault(i, ("blank_line", "blank line"))
+    error_at = (
+        pa.array([errors.get(i, (None, None))[0] for i in range(n)], pa.string())
+        if errors
+        else pa.nulls(n, pa.string())
+    )
+    detail_at = (
+        pa.array([errors.get(i, (None, None))[1] for i in range(n)], pa.string())
+        if errors
+        else pa.nulls(n, pa.string())
+    )
+    table = pa.table(
+        {
+            "_line_no": raw.column("_line_no"),
+            "_parse_error": error_at,
+            "_parse_column": pa.nulls(n, pa.string()),
+            "_parse_detail": detail_at,
+            "_raw": raw.column("_raw"),
+        }
+    )
     return ParsedFile(table=table, raw=raw, rows_read=n)
-
-
-def _set_error(parse: dict[str, list], i: int, rule: str, column: str | None, detail: str) -> None:
-    parse["_parse_error"][i] = rule
-    parse["_parse_column"][i] = column
-    parse["_parse_detail"][i] = detail
 
 
 def _parse_schema(columns: tuple[str, ...]) -> pa.Schema:
