@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/omni360 contracts
+.venv/bin/sqlfluff lint --nocolor dbt_project/models
 set +e
 .venv/bin/pytest -m "not slow" "$@"
 code=$?

@@ -7,7 +7,9 @@ with source as (
 final as (
 
     select
-        {{ dbt.concat(['load_id', "':'", 'source', "':'", 'entity', "':'", "coalesce(source_file, '')"]) }} as audit_event_id,
+        {{ dbt.concat([
+            'load_id', "':'", 'source', "':'", 'entity', "':'", "coalesce(source_file, '')"
+        ]) }} as audit_event_id,
         load_id,
         {{ dbt.safe_cast('audited_at', api.Column.translate_type('timestamp')) }} as audited_at,
         source as source_system,

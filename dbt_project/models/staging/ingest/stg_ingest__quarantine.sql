@@ -7,7 +7,9 @@ with source as (
 final as (
 
     select
-        {{ dbt.concat(['source', "':'", 'entity', "':'", 'source_file', "':'", 'line_no']) }} as quarantine_id,
+        {{ dbt.concat([
+            'source', "':'", 'entity', "':'", 'source_file', "':'", 'line_no'
+        ]) }} as quarantine_id,
         source as source_system,
         entity,
         source_file,

@@ -6,7 +6,11 @@ with source as (
 
 deduplicated as (
 
-    {{ deduplicate('source', partition_by='transaction_id', order_by='_loaded_at desc, _source_file desc, _line_no desc') }}
+    {{ deduplicate(
+        'source',
+        partition_by='transaction_id',
+        order_by='_loaded_at desc, _source_file desc, _line_no desc'
+    ) }}
 
 ),
 

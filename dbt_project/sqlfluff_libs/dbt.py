@@ -1,0 +1,24 @@
+"""Stand-ins for dbt's cross-database macros, so sqlfluff's jinja templater can render models.
+
+Only for linting: they return SQL of the same shape as DuckDB's implementations.
+"""
+
+
+def concat(fields):
+    return "concat(" + ", ".join(fields) + ")"
+
+
+def safe_cast(field, type_name):
+    return f"try_cast({field} as {type_name})"
+
+
+def hash(field):
+    return f"md5(cast({field} as varchar))"
+
+
+def date_trunc(datepart, date):
+    return f"date_trunc('{datepart}', {date})"
+
+
+def datediff(first_date, second_date, datepart):
+    return f"date_diff('{datepart}', {first_date}, {second_date})"
