@@ -133,6 +133,10 @@ _discount = Column(
     "discount", "decimal", "discount on the line, CNY", "10.00", min_value=0, on_invalid="null"
 )
 
+_shop_platform = Column(
+    "platform", "string", "shop platform", "tmall", True, enum=("miniprogram", "tmall", "jd")
+)
+
 # The columns of a line item, shared by e-commerce orders and till receipts.
 LINE_ITEM_COLUMNS = (_line_no, _sku, _product_name, _category, _quantity, _unit_price, _discount)
 
@@ -174,14 +178,7 @@ ENTITIES: tuple[Entity, ...] = (
                 True,
                 pattern=_ID,
             ),
-            Column(
-                "platform",
-                "string",
-                "shop platform",
-                "tmall",
-                True,
-                enum=("miniprogram", "tmall", "jd"),
-            ),
+            _shop_platform,
             Column("phone", "string", f"phone number, {_PHONE}", "+86 138 0013 8000", pii="direct"),
             Column("email", "string", "email address", "Zhang.Wei@QQ.com ", pii="direct"),
             Column("name", "string", "account holder or consignee name", "张伟", pii="direct"),
@@ -209,14 +206,7 @@ ENTITIES: tuple[Entity, ...] = (
         columns=(
             Column("order_id", "string", "order id", "EO000123", True, pattern=_ID),
             Column("account_id", "string", "buyer's account id", "TM0001234", True),
-            Column(
-                "platform",
-                "string",
-                "shop platform",
-                "tmall",
-                True,
-                enum=("miniprogram", "tmall", "jd"),
-            ),
+            _shop_platform,
             Column("ordered_at", "timestamp", f"order time, {TS_RULE}", TS, True),
             Column(
                 "status",
