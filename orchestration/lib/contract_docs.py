@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from orchestration.lib.contracts import ENTITIES, LINEAGE_COLUMNS, SOURCES, Entity, entities_of
+from orchestration.lib.contracts import LINEAGE_COLUMNS, SOURCES, Entity, entities_of
 from orchestration.lib.ingest.lake import QUARANTINE_COLUMNS
 from orchestration.settings import DBT_PROJECT_DIR, DOCS_DIR
 
@@ -272,12 +272,3 @@ def write_rendered() -> list[Path]:
             path.write_text(text, encoding="utf-8")
             changed.append(path)
     return changed
-
-
-__all__ = [
-    "ENTITIES",
-    "render_landing_zone_md",
-    "render_sources_yml",
-    "rendered_files",
-    "write_rendered",
-]

@@ -86,7 +86,6 @@ class Entity:
     # jsonl only: an array field whose elements become rows of a child raw table
     child_field: str | None = None
     child: Entity | None = None
-    identity_bearing: bool = False  # carries identifiers used by identity resolution
     depends_on: tuple[str, ...] = field(default=())  # "<source>.<entity>" loaded first
 
     @property
@@ -96,12 +95,6 @@ class Entity:
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
-
-    def column(self, name: str) -> Column:
-        for col in self.columns:
-            if col.name == name:
-                return col
-        raise KeyError(f"{self.key} has no column {name!r}")
 
     @property
     def raw_tables(self) -> tuple[Entity, ...]:
@@ -168,7 +161,6 @@ ENTITIES: tuple[Entity, ...] = (
         description="Shop accounts on the own mini-program shop and marketplaces (Tmall, JD). "
         "A full row is re-sent whenever an account changes.",
         primary_key=("account_id",),
-        identity_bearing=True,
         columns=(
             Column(
                 "account_id",
@@ -297,7 +289,6 @@ ENTITIES: tuple[Entity, ...] = (
         description="Till receipts. The customer is identified only sometimes: by the member "
         "card scanned, or a phone number typed by the cashier.",
         primary_key=("transaction_id",),
-        identity_bearing=True,
         depends_on=("pos.stores",),
         columns=(
             Column("transaction_id", "string", "receipt id", "T00012345", True, pattern=_ID),
@@ -354,7 +345,6 @@ ENTITIES: tuple[Entity, ...] = (
         format="csv",
         description="Loyalty members. A full row is re-sent whenever a member changes.",
         primary_key=("member_id",),
-        identity_bearing=True,
         columns=(
             Column("member_id", "string", "member id", "M0004567", True, pattern=_ID),
             Column(
@@ -550,7 +540,6 @@ ENTITIES: tuple[Entity, ...] = (
         "`unionid` is shared across the brand's WeChat apps when the user authorised it. "
         "The current state of an account is re-sent when it changes.",
         primary_key=("app_id", "openid"),
-        identity_bearing=True,
         columns=(
             Column(
                 "app_id",

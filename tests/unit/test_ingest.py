@@ -200,6 +200,32 @@ def test_a_missing_optional_column_loads_as_null(landing: Path, lake_dir: Path):
     result = load(landing, lake_dir, "pos.stores")
     assert result.rows_loaded == 2
     assert ("S002", "店", "上海市", "east", None) in [r[:5] for r in rows(lake_dir, "pos.stores")]
+    [_, reordered] = result.files("loaded")
+    assert reordered.message == (
+        "pos/stores/2026-01-12/stores.csv: ignored extra columns: extra; "
+        "missing optional columns (loaded as null): opened_on"
+    )
+
+
+def test_an_extra_column_is_ignored_and_named_in_the_audit(landing: Path, lake_dir: Path):
+    write(
+        landing,
+        "pos/stores/2026-01-12/stores.csv",
+        "store_id,store_name,note,city,region,opened_on,manager\n"
+        "S002,新店,hi,上海市,east,2020-01-01,王\n",
+    )
+    result = load(landing, lake_dir, "pos.stores")
+    [first, extended] = result.files("loaded")
+    assert first.message is None
+    assert extended.rows_loaded == 1 and extended.message is not None
+    assert "ignored extra columns: note, manager" in extended.message
+    assert "missing optional" not in extended.message
+    assert ("S002", "新店", "上海市", "east") in [r[:4] for r in rows(lake_dir, "pos.stores")]
+    audit = duckdb.sql(
+        f"select message from read_json('{lake_dir}/_ops/audit/pos/stores/L1.jsonl') "
+        "where source_file = 'pos/stores/2026-01-12/stores.csv'"
+    )
+    assert audit.fetchall() == [(extended.message,)]
 
 
 def test_rerun_loads_nothing_twice(landing: Path, lake_dir: Path):

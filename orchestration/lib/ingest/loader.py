@@ -368,18 +368,17 @@ def _stage_file(
         staged.append(
             _copy(con, quarantine_sql, lake.quarantine_dir(target) / f"{fid}.parquet.tmp")
         )
-        rules = Counter(
-            dict(
-                _run(
-                    con,
-                    "select _problem.rule, count(*) from checked "
-                    "where _problem is not null group by 1",
-                )
-            )
-        )
-        with_warnings = _run(
-            con, "select count(*) from checked where _problem is null and _warnings is not null"
-        )[0][0]
+        rules: Counter = Counter()
+        with_warnings = 0
+        for quarantined_row, rule, rows, warned in _run(
+            con,
+            "select _problem is not null, _problem.rule, count(*), count(_warnings) "
+            "from checked group by all",
+        ):
+            if quarantined_row:
+                rules[rule] += rows
+            else:
+                with_warnings = warned
     except Exception:
         for path in (lake.raw_dir(t) / f"{fid}.parquet.tmp" for t in target.raw_tables):
             path.unlink(missing_ok=True)
@@ -408,8 +407,20 @@ def _stage_file(
         child_rows_loaded=children,
         rows_with_warnings=with_warnings,
         quarantine_rules=rules,
+        message=_header_note(parsed, rel),
     )
     return outcome, staged
+
+
+def _header_note(parsed: ParsedFile, rel: str) -> str | None:
+    """What a CSV header left out or added, for the audit; None when it matches the contract."""
+    extra, missing = parsed.extra_columns, parsed.missing_optional_columns
+    notes = []
+    if extra:
+        notes.append(f"ignored extra columns: {', '.join(extra)}")
+    if missing:
+        notes.append(f"missing optional columns (loaded as null): {', '.join(missing)}")
+    return f"{rel}: {'; '.join(notes)}" if notes else None
 
 
 def _run(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
@@ -452,7 +463,6 @@ def _build_checked(con: duckdb.DuckDBPyConnection, target: Entity) -> None:
                 when _type is null then 'line is not valid JSON'
                 when _type <> 'OBJECT' then 'line is JSON but not an object'
             end as _parse_detail,
-            case when _type = 'OBJECT' then _raw::json end as _json,
             case when _type = 'OBJECT' then {json_fields_expr(target, "_raw")} end as _fields
         from typed
     """,
@@ -485,10 +495,10 @@ def _build_nested_checked(con: duckdb.DuckDBPyConnection, target: Entity) -> Non
         select
             _line_no,
             nullif(_fields[{key_position}], '') as _parent_key,
-            _json->{lit("$." + target.child_field)} as _items,
+            _raw->{lit("$." + target.child_field)} as _items,
             json_type(_items) as _items_type
         from json_rows
-        where _json is not null
+        where _fields is not null  -- exactly the lines that are JSON objects
     """,
     )
     _run(
@@ -533,7 +543,7 @@ def _build_nested_checked(con: duckdb.DuckDBPyConnection, target: Entity) -> Non
         select
             json_rows.*,
             case
-                when json_rows._json is null then null
+                when json_rows._fields is null then null
                 when coalesce(json_items._items_type, 'NULL') = 'NULL' then
                     {{'rule': 'required_missing', 'column': '{field_name}',
                       'reason': '{field_name} is required but missing'}}
