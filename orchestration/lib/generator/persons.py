@@ -93,8 +93,18 @@ def _national_ids(
     region = np.array([c.admin_code for c in ref.CITIES], dtype="U6")[city]
     born = text.dates(birth_day).to_numpy(zero_copy_only=False).astype("U10")
     ymd = np.char.replace(born, "-", "")
+    prefix = np.char.add(region, ymd)
     seq = rng.integers(0, 500, n) * 2 + np.where(female, 0, 1)
-    body = np.char.add(np.char.add(region, ymd), np.char.zfill(seq.astype("U3"), 3))
+    body = np.char.add(prefix, np.char.zfill(seq.astype("U3"), 3))
+    # resident IDs are unique: redraw the sequence number of any repeat
+    while True:
+        _, first = np.unique(body, return_index=True)
+        repeat = np.ones(n, dtype=bool)
+        repeat[first] = False
+        if not repeat.any():
+            break
+        seq[repeat] = rng.integers(0, 500, int(repeat.sum())) * 2 + np.where(female[repeat], 0, 1)
+        body[repeat] = np.char.add(prefix[repeat], np.char.zfill(seq[repeat].astype("U3"), 3))
     digits = body.view("U1").reshape(n, 17).astype(np.int64)
     check = ID_CHECK[(digits * ID_WEIGHTS).sum(axis=1) % 11]
     return np.char.add(body, check).astype(object)
@@ -166,7 +176,9 @@ def build_persons(config: GeneratorConfig, pools: Pools) -> Persons:
         name = names.surnames[surname] + names.given[given]
     else:
         name = names.given[given] + " " + names.surnames[surname]
-    age_years = np.clip(rng.normal(34, 10, n), 18, 75)
+    # reflected into 18-75, not clipped: clipping piles thousands onto one birth date
+    age_years = np.abs(rng.normal(34, 10, n) - 18) + 18
+    age_years = 75 - np.abs(75 - age_years)
     birth_day = (start // text.DAY - (age_years * 365.25).astype(np.int64)).astype(np.int64)
     city_w = np.array([c.weight for c in ref.CITIES])
     city = rng.choice(len(ref.CITIES), n, p=city_w / city_w.sum())[head]
