@@ -392,3 +392,13 @@ def test_en_us_locale_and_monthly_delivery(tmp_path: Path) -> None:
     assert all(dt.date.fromisoformat(f).day == 1 for f in folders)
     people = pq.read_table(tmp_path / "en" / "_truth" / "persons.parquet").to_pylist()
     assert all(p["phone"].startswith("+1") and p["national_id"] is None for p in people)
+
+
+def test_resident_ids_are_unique_and_birth_dates_do_not_pile_up(persons: dict[str, dict]) -> None:
+    ids = [p["national_id"] for p in persons.values()]
+    assert len(set(ids)) == len(ids)
+    per_date: dict[object, int] = {}
+    for p in persons.values():
+        per_date[p["birth_date"]] = per_date.get(p["birth_date"], 0) + 1
+    # ages are spread over 18-75, not clipped onto one birth date
+    assert max(per_date.values()) < max(5, len(persons) // 200)
