@@ -133,8 +133,14 @@ def _materialize(landing: Path | None, warehouse: Path | None, selection: str) -
 
     definitions = defs()
     graph = definitions.resolve_asset_graph()
+    from orchestration.lib.contracts import ENTITIES
+
+    # the ingestion assets are keyed [<source>, <entity>] plus ingest/*
+    ingest_prefixes = {target.source for target in ENTITIES} | {"ingest"}
     keys = [
-        k for k in graph.materializable_asset_keys if selection == "all" or k.path[0] != "staging"
+        k
+        for k in graph.materializable_asset_keys
+        if selection == "all" or k.path[0] in ingest_prefixes
     ]
     started = time.perf_counter()
     _show_progress(started)
@@ -269,8 +275,121 @@ def contracts(
     raise typer.Exit(1 if stale else 0)
 
 
-def main() -> None:  # pragma: no cover
-    app()
+def _open_warehouse(warehouse: Path | None):
+    import duckdb
+
+    path = (warehouse or settings.warehouse_path()).resolve()
+    if not path.is_file():
+        _fail(f"no warehouse at {path}; run `omni360 run` first")
+    con = duckdb.connect(str(path), read_only=True)
+    tables = {
+        row[0]
+        for row in con.sql(
+            "select table_name from information_schema.tables where table_schema = 'identity'"
+        ).fetchall()
+    }
+    if "customer_xref" not in tables:
+        _fail(f"{path} has no identity.customer_xref yet; run `omni360 run` first")
+    return con
+
+
+@app.command()
+def evaluate(
+    truth: Annotated[
+        Path,
+        typer.Option(
+            "--truth",
+            help="The answer key: a landing zone written by `omni360 generate`, or its _truth/ "
+            "folder.",
+        ),
+    ],
+    warehouse: WarehouseOpt = None,  # type: ignore[assignment]
+) -> None:
+    """Compare the resolved customers with the answer key: pairwise and cluster-level accuracy."""
+    from orchestration.lib.identity.evaluate import evaluate as measure
+
+    con = _open_warehouse(warehouse)
+    try:
+        figures = measure(con, truth.resolve())
+    except FileNotFoundError as error:
+        _fail(str(error), 2)
+    typer.echo(
+        f"records resolved      {figures.records:>12,}  (not in the answer key: "
+        f"{figures.unmatched_records:,}; unlinkable: {figures.unlinkable_records:,})"
+    )
+    typer.echo(
+        f"pairs  true          {figures.true_pairs:>12,}  reachable {figures.reachable_pairs:,}"
+    )
+    typer.echo(
+        f"       predicted     {figures.predicted_pairs:>12,}  correct {figures.correct_pairs:,}"
+    )
+    typer.echo(f"precision             {figures.precision:>12.4f}")
+    typer.echo(f"recall                {figures.recall:>12.4f}  (all true pairs)")
+    typer.echo(
+        f"reachable recall      {figures.reachable_recall:>12.4f}  (pairs the data can connect)"
+    )
+    typer.echo(f"F1                    {figures.f1:>12.4f}")
+    typer.echo(f"persons / customers   {figures.persons:>12,} / {figures.customers:,}")
+    typer.echo(f"exact cluster rate    {figures.exact_cluster_rate:>12.4f}")
+    typer.echo(f"over-merged customers {figures.overmerged_customers:>12,}")
+    typer.echo(f"split persons         {figures.split_persons:>12,}")
+    typer.echo(
+        f"largest customer      {figures.largest_customer_records:>12,} records, "
+        f"{figures.largest_customer_profiles:,} profiles"
+    )
+
+
+@app.command()
+def explain(
+    identifier: Annotated[
+        str,
+        typer.Argument(
+            help="customer:C000000001, member:M0000021, phone:13800138000, email:a@b.cn, "
+            "unionid:..., card:..., national_id:... or record:crm:members:M0000021",
+        ),
+    ],
+    warehouse: WarehouseOpt = None,  # type: ignore[assignment]
+) -> None:
+    """Show a customer's source records, the rule or match weight behind each link, and its id
+    history."""
+    from orchestration.lib.identity.explain import customer_ids_for
+    from orchestration.lib.identity.explain import explain as explain_customer
+
+    con = _open_warehouse(warehouse)
+    try:
+        customers = customer_ids_for(con, identifier)
+    except ValueError as error:
+        _fail(str(error), 2)
+    if not customers:
+        _fail(f"no customer holds {identifier}", 1)
+    for customer_id in customers:
+        found = explain_customer(con, customer_id)
+        merged = (
+            f" (merged into {found.current_customer_id})"
+            if found.current_customer_id != customer_id
+            else ""
+        )
+        typer.secho(
+            f"customer {customer_id}{merged}: {len(found.records)} source records", bold=True
+        )
+        for key, kind, name, phone, email, born, seen in found.records:
+            typer.echo(
+                f"  {key:<50} {kind:<8}{name or '':<14}{phone or '':<16}"
+                f"{email or '':<30}{str(born or ''):<12}{seen:%Y-%m-%d}"
+            )
+        typer.secho("links:", bold=True)
+        for left, right, rule, decision, reason, weight, levels in found.links:
+            detail = f"weight {weight:+.1f} [{levels}]" if weight is not None else ""
+            typer.echo(
+                f"  {decision:<9}{rule:<24}{left} — {right} {reason or ''} {detail}".rstrip()
+            )
+        if found.events:
+            typer.secho("id history:", bold=True)
+            for _run, at, event, cid, related, records, detail in found.events:
+                typer.echo(
+                    f"  {at:%Y-%m-%d %H:%M} {event:<8}{cid} {related or ''} "
+                    f"{records or ''} {detail or ''}".rstrip()
+                )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,4 +1,4 @@
-"""How dbt models appear in Dagster: group = layer (the model's folder), PII tags from dbt meta."""
+"""How dbt models appear in Dagster: group = schema (= asset-key prefix), PII tags from meta."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ class Omni360DbtTranslator(DagsterDbtTranslator):
     ) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)
-        if props.get("resource_type") != "model":
+        if props.get("resource_type") not in ("model", "seed"):
             return spec
-        layer = props["fqn"][1] if len(props["fqn"]) > 2 else "dbt"
+        layer = props["schema"]
         has_pii = any(
             "pii" in (c.get("tags") or []) or (c.get("meta") or {}).get("pii")
             for c in props.get("columns", {}).values()

@@ -1,4 +1,4 @@
-"""Runs the real Dagster job once on the committed sample into a temporary warehouse."""
+"""Runs the real Dagster job on the committed sample into a temporary warehouse, twice."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 
 from orchestration import settings
@@ -18,6 +19,7 @@ class SampleRun:
     lake: Path
     result: dg.ExecuteInProcessResult
     rerun: dg.ExecuteInProcessResult
+    first_xref: dict[str, str]  # record_key → customer_id after the first run
 
 
 def run_main_job() -> dg.ExecuteInProcessResult:
@@ -38,5 +40,14 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory) -> SampleRun:
             patch.delenv(var, raising=False)
         settings.export_env(settings.SAMPLE_DIR, warehouse)
         result = run_main_job()
+        first_xref = read_xref(warehouse)
         rerun = run_main_job()
-    return SampleRun(settings.SAMPLE_DIR, warehouse, warehouse.parent / "lake", result, rerun)
+    lake = warehouse.parent / "lake"
+    return SampleRun(settings.SAMPLE_DIR, warehouse, lake, result, rerun, first_xref)
+
+
+def read_xref(warehouse: Path) -> dict[str, str]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return dict(
+            con.sql("select record_key, customer_id from identity.customer_xref").fetchall()
+        )

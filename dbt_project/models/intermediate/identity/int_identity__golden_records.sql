@@ -1,0 +1,163 @@
+with xref as (
+
+    select * from {{ ref('stg_identity__customer_xref') }}
+
+),
+
+source_records as (
+
+    select * from {{ ref('int_identity__source_records') }}
+
+),
+
+excluded as (
+
+    select * from {{ ref('int_identity__excluded_identifiers') }}
+
+),
+
+records as (
+
+    select
+        xref.customer_id,
+        source_records.source_system,
+        source_records.source_rank,
+        source_records.last_seen_at,
+        source_records.first_seen_at,
+        source_records.display_name,
+        source_records.gender,
+        cast(source_records.birth_date as varchar) as birth_date,
+        source_records.national_id,
+        case when phone_excluded.identifier_value is null then source_records.phone end as phone,
+        case when email_excluded.identifier_value is null then source_records.email end as email,
+        source_records.address,
+        source_records.city,
+        source_records.postal_code
+    from xref
+    inner join source_records
+        on xref.record_key = source_records.record_key
+    left join excluded as phone_excluded
+        on
+            phone_excluded.identifier_type = 'phone'
+            and source_records.phone = phone_excluded.identifier_value
+    left join excluded as email_excluded
+        on
+            email_excluded.identifier_type = 'email'
+            and source_records.email = email_excluded.identifier_value
+
+),
+
+-- survivorship, one rule per attribute (docs/identity.md):
+-- 'source' = the most trusted source first (CRM, shop, social, till), then the most recent;
+-- 'recent' = the most recently seen valid value, the most trusted source on ties
+{%- set attributes = [
+    ('name', 'source', 'display_name'),
+    ('gender', 'source', 'gender'),
+    ('birth_date', 'source', 'birth_date'),
+    ('national_id', 'source', 'national_id'),
+    ('phone', 'recent', 'phone'),
+    ('email', 'recent', 'email'),
+    ('address', 'recent', 'address'),
+    ('city', 'recent', 'city'),
+    ('postal_code', 'recent', 'postal_code'),
+] %}
+
+candidates as (
+
+    {%- for attribute, rule, column in attributes %}
+
+        select
+            customer_id,
+            source_system,
+            source_rank,
+            last_seen_at,
+            '{{ attribute }}' as attribute_name,
+            '{{ rule }}' as survivorship_rule,
+            {{ column }} as attribute_value
+        from records
+        {%- if not loop.last %}
+
+            union all
+        {%- endif %}
+    {%- endfor %}
+
+),
+
+chosen as (
+
+    select
+        customer_id,
+        attribute_name,
+        attribute_value,
+        source_system
+    from candidates
+    where attribute_value is not null
+    qualify row_number() over (
+        partition by customer_id, attribute_name
+        order by
+            case when survivorship_rule = 'source' then source_rank end asc,
+            last_seen_at desc,
+            source_rank asc,
+            attribute_value asc
+    ) = 1
+
+),
+
+pivoted as (
+
+    select
+        customer_id,
+        {%- for attribute, rule, column in attributes %}
+            max(case when attribute_name = '{{ attribute }}' then attribute_value end) as {{ attribute }},
+            max(case when attribute_name = '{{ attribute }}' then source_system end) as {{ attribute }}_source
+            {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    from chosen
+    group by customer_id
+
+),
+
+customers as (
+
+    select
+        customer_id,
+        count(*) as source_records,
+        min(first_seen_at) as first_seen_at,
+        max(last_seen_at) as last_seen_at
+    from records
+    group by customer_id
+
+),
+
+final as (
+
+    select
+        customers.customer_id,
+        pivoted.name as customer_name,
+        pivoted.name_source as customer_name_source,
+        pivoted.gender,
+        pivoted.gender_source,
+        cast(pivoted.birth_date as date) as birth_date,
+        pivoted.birth_date_source,
+        pivoted.national_id,
+        pivoted.national_id_source,
+        pivoted.phone,
+        pivoted.phone_source,
+        pivoted.email,
+        pivoted.email_source,
+        pivoted.address,
+        pivoted.address_source,
+        pivoted.city,
+        pivoted.city_source,
+        pivoted.postal_code,
+        pivoted.postal_code_source,
+        customers.source_records,
+        customers.first_seen_at,
+        customers.last_seen_at
+    from customers
+    left join pivoted
+        on customers.customer_id = pivoted.customer_id
+
+)
+
+select * from final

@@ -1,0 +1,625 @@
+"""Identity resolution: links between source records, clusters, and stable customer ids.
+
+Reads the dbt models `identity.int_identity__source_records`, `..._identifiers` and
+`..._excluded_identifiers` plus the override seeds, and writes (schema `identity`):
+
+- `customer_xref`: one row per resolved source record → customer id (the persisted id map)
+- `identity_links`: every candidate link, its rule or match weight, and whether it was accepted
+- `customer_ids`: every id ever minted, active or merged into another
+- `customer_id_events`: ids created, merged and split, per run
+- `oversized_clusters`: customers that hit the size limit, with the links refused
+- `resolution_runs`: one row per run with its figures
+
+The order of links, strongest first: force links, national ID, card number, unionid, email,
+Splink pairs by match weight, then phones (see docs/identity.md).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from orchestration.lib.identity.cluster import ACCEPTED, REDUNDANT, ConstrainedUnionFind
+from orchestration.lib.identity.probabilistic import predict_links
+
+SCHEMA = "identity"
+STRONG_IDENTIFIERS = ("national_id", "card_no", "unionid", "email")  # in order of trust
+
+
+@dataclass(frozen=True)
+class ResolverConfig:
+    # a Splink pair at or above this match probability links its records
+    match_probability: float = 0.95
+    # no customer may hold more profile records (members, shop and social accounts) than this
+    max_profiles_per_customer: int = 50
+    seed: int = 42
+    # "full"; or, for comparison in docs/identity.md, "exact_keys" (every shared identifier
+    # value, phone included, links, with no guards: exact-key stitching) or "splink_only"
+    # (Splink pairs above the threshold, nothing else, no guards)
+    strategy: str = "full"
+
+
+@dataclass
+class ResolutionResult:
+    run_id: str
+    records: int = 0
+    resolved_records: int = 0
+    linkable_records: int = 0
+    customers: int = 0
+    ids_created: int = 0
+    ids_merged: int = 0
+    ids_split: int = 0
+    largest_customer_profiles: int = 0
+    largest_customer_records: int = 0
+    accepted_by_rule: dict[str, int] = field(default_factory=dict)
+    refused_by_reason: dict[str, int] = field(default_factory=dict)
+    unknown_override_keys: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class _LinkLog:
+    """Collects every link decision for `identity_links`."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list] = defaultdict(list)
+
+    def add(
+        self,
+        left: int,
+        right: int,
+        rule: str,
+        decision: str,
+        *,
+        weight: float | None = None,
+        probability: float | None = None,
+        levels: str | None = None,
+    ) -> None:
+        rows = self.rows
+        rows["left_node"].append(left)
+        rows["right_node"].append(right)
+        rows["rule"].append(rule)
+        rows["decision"].append(decision if decision in (ACCEPTED, REDUNDANT) else "refused")
+        rows["refused_reason"].append(None if decision in (ACCEPTED, REDUNDANT) else decision)
+        rows["match_weight"].append(weight)
+        rows["match_probability"].append(probability)
+        rows["comparison_levels"].append(levels)
+
+    def table(self) -> pa.Table:
+        schema = pa.schema(
+            [
+                ("left_node", pa.int64()),
+                ("right_node", pa.int64()),
+                ("rule", pa.string()),
+                ("decision", pa.string()),
+                ("refused_reason", pa.string()),
+                ("match_weight", pa.float64()),
+                ("match_probability", pa.float64()),
+                ("comparison_levels", pa.string()),
+            ]
+        )
+        return pa.table({name: self.rows.get(name, []) for name in schema.names}, schema=schema)
+
+
+def _fetch_columns(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, list]:
+    table = con.sql(sql).to_arrow_table()
+    return {name: table.column(name).to_pylist() for name in table.column_names}
+
+
+def _load_nodes(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        f"""
+        create or replace temp table _nodes as
+        select
+            row_number() over (order by record_key) - 1 as node,
+            *
+        from {SCHEMA}.int_identity__source_records
+        """
+    )
+    con.execute(
+        f"""
+        create or replace temp table _ids as
+        select nodes.node, identifiers.identifier_type, identifiers.identifier_value
+        from {SCHEMA}.int_identity__identifiers as identifiers
+        inner join _nodes as nodes on identifiers.record_key = nodes.record_key
+        anti join {SCHEMA}.int_identity__excluded_identifiers as excluded
+            on identifiers.identifier_type = excluded.identifier_type
+            and identifiers.identifier_value = excluded.identifier_value
+        """
+    )
+
+
+def _deterministic_edges(
+    con: duckdb.DuckDBPyConnection, identifier_types: tuple[str, ...]
+) -> dict[str, list]:
+    # each record links to the first record holding the same value: a star per value
+    priority = " ".join(f"when '{name}' then {rank}" for rank, name in enumerate(identifier_types))
+    types = ", ".join(f"'{name}'" for name in identifier_types)
+    return _fetch_columns(
+        con,
+        f"""
+        with stars as (
+            select
+                identifier_type,
+                min(node) over (partition by identifier_type, identifier_value) as left_node,
+                node as right_node
+            from _ids
+            where identifier_type in ({types})
+        )
+        select left_node, right_node, 'same_' || identifier_type as rule
+        from stars
+        where left_node <> right_node
+        qualify row_number() over (
+            partition by left_node, right_node order by case identifier_type {priority} end
+        ) = 1
+        order by case identifier_type {priority} end, left_node, right_node
+        """,
+    )
+
+
+def _profiles_for_matching(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    # excluded (shared, placeholder) phones and emails are hidden from the model too
+    return con.sql(
+        f"""
+        select
+            nodes.node as unique_id,
+            nodes.person_name,
+            nodes.name_key,
+            cast(nodes.birth_date as varchar) as birth_date,
+            case when phone_excluded.identifier_value is null then nodes.phone end as phone,
+            case when email_excluded.identifier_value is null then nodes.email end as email,
+            nodes.national_id,
+            nodes.address,
+            nodes.city,
+            nodes.postal_code
+        from _nodes as nodes
+        left join {SCHEMA}.int_identity__excluded_identifiers as phone_excluded
+            on phone_excluded.identifier_type = 'phone'
+            and nodes.phone = phone_excluded.identifier_value
+        left join {SCHEMA}.int_identity__excluded_identifiers as email_excluded
+            on email_excluded.identifier_type = 'email'
+            and nodes.email = email_excluded.identifier_value
+        where nodes.record_kind = 'profile' and nodes.person_name is not null
+        order by nodes.node
+        """
+    ).to_arrow_table()
+
+
+def _overrides(
+    con: duckdb.DuckDBPyConnection, seed: str, result: ResolutionResult
+) -> list[tuple[int, int]]:
+    rows = con.sql(
+        f"""
+        select
+            overrides.left_record_key,
+            overrides.right_record_key,
+            left_nodes.node as left_node,
+            right_nodes.node as right_node
+        from {SCHEMA}.{seed} as overrides
+        left join _nodes as left_nodes on overrides.left_record_key = left_nodes.record_key
+        left join _nodes as right_nodes on overrides.right_record_key = right_nodes.record_key
+        """
+    ).fetchall()
+    pairs = []
+    for left_key, right_key, left, right in rows:
+        if left is None or right is None:
+            result.unknown_override_keys += [
+                key for key, node in ((left_key, left), (right_key, right)) if node is None
+            ]
+            continue
+        pairs.append((left, right))
+    return pairs
+
+
+def _build_union_find(
+    con: duckdb.DuckDBPyConnection, config: ResolverConfig
+) -> ConstrainedUnionFind:
+    nodes = _fetch_columns(
+        con,
+        "select national_id, birth_date, record_kind = 'profile' as is_profile,"
+        " person_name is not null and record_kind = 'profile' as is_named,"
+        " unionid is not null as has_unionid,"
+        " case when source_system = 'social' then app_id end as social_app"
+        " from _nodes order by node",
+    )
+    uf = ConstrainedUnionFind(max_profiles=config.max_profiles_per_customer)
+    for national_id, birth_date, is_profile, is_named, has_unionid, social_app in zip(
+        nodes["national_id"],
+        nodes["birth_date"],
+        nodes["is_profile"],
+        nodes["is_named"],
+        nodes["has_unionid"],
+        nodes["social_app"],
+        strict=True,
+    ):
+        uf.add(
+            national_id=national_id,
+            birth_date=birth_date,
+            is_profile=is_profile,
+            is_named=is_named,
+            has_unionid=has_unionid,
+            social_app=social_app,
+        )
+    return uf
+
+
+def _attach_by_phone(
+    con: duckdb.DuckDBPyConnection, uf: ConstrainedUnionFind, log: _LinkLog
+) -> None:
+    """Records without a name join through a phone only if it points to one person.
+
+    A phone held by two named customers, or by two different WeChat users, is shared (a
+    household): which of them made a receipt is unknown, so it attaches nobody. A phone no named
+    customer holds groups its records together.
+    """
+    phones = _fetch_columns(
+        con,
+        "select identifier_value as phone, list(node order by node) as nodes from _ids"
+        " where identifier_type = 'phone' group by identifier_value order by identifier_value",
+    )
+    for holders in phones["nodes"]:
+        roots = {uf.find(node): node for node in holders}
+        if len(roots) < 2:
+            continue
+        named = [node for root, node in roots.items() if uf.is_named(root)]
+        wechat = [node for root, node in roots.items() if uf.has_unionid(root)]
+        others = [node for root, node in roots.items() if not uf.is_named(root)]
+        if len(named) > 1 or len({uf.find(node) for node in wechat}) > 1:
+            for node in others:
+                log.add((named or wechat)[0], node, "phone", "phone_shared_by_several_persons")
+            continue
+        anchor = named[0] if named else others.pop(0)
+        rule = "phone_of_one_customer" if named else "phone_unnamed_records"
+        for node in others:
+            if uf.is_named(anchor) and uf.is_named(node):
+                decision = "phone_shared_by_several_persons"
+            else:
+                decision = uf.union(anchor, node)
+            log.add(anchor, node, rule, decision)
+
+
+def _name_guard(pair: object) -> str | None:
+    """Refuse a Splink pair whose names disagree unless something personal agrees.
+
+    Members of a household share phone and address, so those fields add up to a high weight
+    for two different people. A name that differs must be backed by the same birth date, email
+    or national ID; a name one character apart (a typo) also by the same phone.
+    """
+    if pair.same_birth_date or pair.same_email or pair.same_national_id:
+        return None
+    if pair.name_agreement == "different":
+        return "conflicting_name"
+    if pair.name_agreement == "similar" and not pair.same_phone:
+        return "similar_name_only"
+    return None
+
+
+def _cluster(
+    con: duckdb.DuckDBPyConnection,
+    config: ResolverConfig,
+    result: ResolutionResult,
+    step: Callable[[str], None],
+) -> tuple[list[int], pa.Table, dict]:
+    uf = _build_union_find(con, config)
+    log = _LinkLog()
+    step("nodes")
+
+    for left, right in _overrides(con, "identity_never_links", result):
+        uf.forbid(left, right)
+        log.add(left, right, "never_link", "never_link")
+    for left, right in _overrides(con, "identity_force_links", result):
+        log.add(left, right, "force_link", uf.union(left, right, check=False))
+
+    if config.strategy == "exact_keys":
+        edges = _deterministic_edges(con, (*STRONG_IDENTIFIERS, "phone"))
+        for left, right, rule in zip(
+            edges["left_node"], edges["right_node"], edges["rule"], strict=True
+        ):
+            log.add(left, right, rule, uf.union(left, right, check=False))
+        return uf.roots(), log.table(), {}
+    if config.strategy == "full":
+        edges = _deterministic_edges(con, STRONG_IDENTIFIERS)
+        for left, right, rule in zip(
+            edges["left_node"], edges["right_node"], edges["rule"], strict=True
+        ):
+            log.add(left, right, rule, uf.union(left, right))
+        step("deterministic")
+
+    probabilistic = predict_links(
+        _profiles_for_matching(con), threshold=min(0.5, config.match_probability), seed=config.seed
+    )
+    step("splink")
+    pairs = probabilistic.pairs.sort_values(
+        ["match_weight", "unique_id_l", "unique_id_r"], ascending=[False, True, True]
+    )
+    for pair in pairs.itertuples(index=False):
+        left, right = int(pair.unique_id_l), int(pair.unique_id_r)
+        if pair.match_probability < config.match_probability:
+            decision = "below_threshold"
+        elif config.strategy == "splink_only":
+            decision = uf.union(left, right, check=False)
+        else:
+            decision = _name_guard(pair) or uf.union(left, right)
+        log.add(
+            left,
+            right,
+            "splink",
+            decision,
+            weight=pair.match_weight,
+            probability=pair.match_probability,
+            levels=pair.levels,
+        )
+
+    if config.strategy == "full":
+        _attach_by_phone(con, uf, log)
+        step("phones")
+    return uf.roots(), log.table(), probabilistic.model
+
+
+def _assign_ids(con: duckdb.DuckDBPyConnection, run_id: str, now: datetime) -> None:
+    """Keep ids across runs: each old id goes to the cluster holding most of its records; a
+    cluster that inherits several ids keeps the oldest (ids are minted in ascending order) and
+    records the others as merged into it; clusters that inherit none get new ids."""
+    con.execute(
+        f"""
+        create or replace temp table _heirs as
+        with overlap as (
+            select current.cluster, previous.customer_id, count(*) as shared
+            from _current as current
+            inner join {SCHEMA}.customer_xref as previous
+                on current.record_key = previous.record_key
+            group by current.cluster, previous.customer_id
+        )
+        select
+            customer_id,
+            cluster,
+            shared,
+            row_number() over (partition by customer_id order by shared desc, cluster) = 1
+                as is_heir
+        from overlap
+        """
+    )
+    con.execute(
+        """
+        create or replace temp table _claims as
+        select cluster, min(customer_id) as survivor, count(*) as inherited
+        from _heirs where is_heir group by cluster
+        """
+    )
+    next_number = con.sql(
+        "select coalesce(max(cast(substr(customer_id, 2) as bigint)), 0)"
+        f" from {SCHEMA}.customer_ids"
+    ).fetchall()[0][0]
+    con.execute(
+        f"""
+        create or replace temp table _assigned as
+        with clusters as (
+            select cluster, min(record_key) as first_record_key from _current group by cluster
+        ),
+        fresh as (
+            select
+                clusters.cluster,
+                'C' || lpad(cast({next_number} + row_number() over (
+                    order by clusters.first_record_key) as varchar), 9, '0') as customer_id
+            from clusters anti join _claims on clusters.cluster = _claims.cluster
+        )
+        select cluster, survivor as customer_id, false as is_new from _claims
+        union all
+        select cluster, customer_id, true as is_new from fresh
+        """
+    )
+    at = f"timestamp '{now:%Y-%m-%d %H:%M:%S.%f}'"
+    con.execute(
+        f"""
+        insert into {SCHEMA}.customer_id_events
+        select '{run_id}', {at}, 'created', customer_id, null, records, null
+        from (
+            select assigned.customer_id, count(*) as records
+            from _assigned as assigned inner join _current as current using (cluster)
+            where assigned.is_new group by assigned.customer_id
+        )
+        union all
+        select '{run_id}', {at}, 'merged', heirs.customer_id, assigned.customer_id, heirs.shared,
+            'merged into the older id ' || assigned.customer_id
+        from _heirs as heirs inner join _assigned as assigned using (cluster)
+        where heirs.is_heir and heirs.customer_id <> assigned.customer_id
+        union all
+        select '{run_id}', {at}, 'split', heirs.customer_id, assigned.customer_id, heirs.shared,
+            cast(heirs.shared as varchar) || ' records moved to ' || assigned.customer_id
+        from _heirs as heirs inner join _assigned as assigned using (cluster)
+        where not heirs.is_heir
+        """
+    )
+    con.execute(
+        f"""
+        insert into {SCHEMA}.customer_ids
+        select customer_id, 'active', null, '{run_id}', {at}, {at}
+        from _assigned where is_new
+        """
+    )
+    con.execute(
+        f"""
+        update {SCHEMA}.customer_ids as ids
+        set status = 'merged', merged_into_customer_id = merged.related, updated_at = {at}
+        from (
+            select customer_id, related_customer_id as related from {SCHEMA}.customer_id_events
+            where run_id = '{run_id}' and event_type = 'merged'
+        ) as merged
+        where ids.customer_id = merged.customer_id
+        """
+    )
+
+
+def _create_state_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"create schema if not exists {SCHEMA}")
+    con.execute(
+        f"""
+        create table if not exists {SCHEMA}.customer_xref (
+            record_key varchar primary key, source_system varchar, entity varchar,
+            source_record_id varchar, record_kind varchar, customer_id varchar,
+            is_linkable boolean, resolved_at timestamp, run_id varchar)
+        """
+    )
+    con.execute(
+        f"""
+        create table if not exists {SCHEMA}.customer_ids (
+            customer_id varchar primary key, status varchar, merged_into_customer_id varchar,
+            created_run_id varchar, created_at timestamp, updated_at timestamp)
+        """
+    )
+    con.execute(
+        f"""
+        create table if not exists {SCHEMA}.customer_id_events (
+            run_id varchar, event_at timestamp, event_type varchar, customer_id varchar,
+            related_customer_id varchar, records bigint, detail varchar)
+        """
+    )
+    con.execute(
+        f"""
+        create table if not exists {SCHEMA}.resolution_runs (
+            run_id varchar primary key, resolved_at timestamp, figures json, splink_model json)
+        """
+    )
+
+
+def resolve(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    run_id: str,
+    config: ResolverConfig | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ResolutionResult:
+    """Resolve every source record of the warehouse into customers; see the module docstring."""
+    config = config or ResolverConfig()
+    result = ResolutionResult(run_id=run_id)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    started = last = time.perf_counter()
+
+    def step(name: str) -> None:
+        nonlocal last
+        result.seconds[name] = round(time.perf_counter() - last, 2)
+        last = time.perf_counter()
+        if progress:
+            progress(name)
+
+    _create_state_tables(con)
+    _load_nodes(con)
+    roots, links, model = _cluster(con, config, result, step)
+
+    con.execute("begin transaction")
+    try:
+        clusters = pa.table({"node": pa.array(range(len(roots)), pa.int64()), "cluster": roots})
+        con.register("_roots", clusters)
+        con.execute(
+            """
+            create or replace temp table _current as
+            select nodes.record_key, nodes.source_system, nodes.entity, nodes.source_record_id,
+                nodes.record_kind, roots.cluster,
+                exists (select 1 from _ids where _ids.node = nodes.node)
+                    or nodes.person_name is not null as is_linkable
+            from _nodes as nodes inner join _roots as roots on nodes.node = roots.node
+            """
+        )
+        con.unregister("_roots")
+        # receipts whose only identifiers are excluded identify nobody: left unresolved
+        con.execute("delete from _current where record_kind = 'receipt' and not is_linkable")
+        _assign_ids(con, run_id, now)
+        at = f"timestamp '{now:%Y-%m-%d %H:%M:%S.%f}'"
+        con.execute(
+            f"""
+            create or replace table {SCHEMA}.customer_xref as
+            select current.record_key, current.source_system, current.entity,
+                current.source_record_id, current.record_kind, assigned.customer_id,
+                current.is_linkable, {at} as resolved_at, '{run_id}' as run_id
+            from _current as current inner join _assigned as assigned using (cluster)
+            order by assigned.customer_id, current.record_key
+            """
+        )
+        con.register("_links", links)
+        con.execute(
+            f"""
+            create or replace table {SCHEMA}.identity_links as
+            select
+                row_number() over (order by links.decision, links.rule, left_nodes.record_key,
+                    right_nodes.record_key) as link_id,
+                left_nodes.record_key as left_record_key,
+                right_nodes.record_key as right_record_key,
+                links.rule, links.decision, links.refused_reason, links.match_weight,
+                links.match_probability, links.comparison_levels, '{run_id}' as run_id
+            from _links as links
+            inner join _nodes as left_nodes on links.left_node = left_nodes.node
+            inner join _nodes as right_nodes on links.right_node = right_nodes.node
+            """
+        )
+        con.unregister("_links")
+        con.execute(
+            f"""
+            create or replace table {SCHEMA}.oversized_clusters as
+            select
+                xref.customer_id,
+                count(distinct xref.record_key) filter (where xref.record_kind = 'profile')
+                    as profile_records,
+                count(distinct links.link_id) as refused_links
+            from {SCHEMA}.identity_links as links
+            inner join {SCHEMA}.customer_xref as xref
+                on links.left_record_key = xref.record_key
+            where links.refused_reason = 'max_cluster_size'
+            group by xref.customer_id
+            """
+        )
+        _summarise(con, result, links)
+        step("ids")
+        result.seconds["total"] = round(time.perf_counter() - started, 2)
+        con.execute(
+            f"insert into {SCHEMA}.resolution_runs values (?, {at}, ?, ?)",
+            [run_id, json.dumps(asdict(result)), json.dumps(model)],
+        )
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return result
+
+
+def _summarise(con: duckdb.DuckDBPyConnection, result: ResolutionResult, links: pa.Table) -> None:
+    frame: pd.DataFrame = links.select(["rule", "decision", "refused_reason"]).to_pandas()
+    result.accepted_by_rule = dict(Counter(frame.loc[frame["decision"] == ACCEPTED, "rule"]))
+    result.refused_by_reason = dict(Counter(frame["refused_reason"].dropna()))
+    (
+        result.records,
+        result.resolved_records,
+        result.linkable_records,
+        result.customers,
+    ) = con.sql(
+        f"""
+        select (select count(*) from _nodes), count(*), count(*) filter (where is_linkable),
+            count(distinct customer_id)
+        from {SCHEMA}.customer_xref
+        """
+    ).fetchall()[0]
+    sizes = con.sql(
+        f"""
+        select coalesce(max(profiles), 0), coalesce(max(records), 0) from (
+            select count(*) filter (where record_kind = 'profile') as profiles, count(*) as records
+            from {SCHEMA}.customer_xref group by customer_id)
+        """
+    ).fetchall()[0]
+    result.largest_customer_profiles, result.largest_customer_records = sizes
+    counts = dict(
+        con.sql(
+            f"""
+            select event_type, count(distinct customer_id) from {SCHEMA}.customer_id_events
+            where run_id = '{result.run_id}' group by event_type
+            """
+        ).fetchall()
+    )
+    result.ids_created = counts.get("created", 0)
+    result.ids_merged = counts.get("merged", 0)
+    result.ids_split = counts.get("split", 0)

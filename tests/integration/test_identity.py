@@ -1,0 +1,213 @@
+"""Identity resolution on the committed sample: guards, stable ids, overrides, accuracy."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration import settings
+from orchestration.lib.identity.duckdb_udfs import register
+from orchestration.lib.identity.evaluate import evaluate
+from orchestration.lib.identity.resolve import resolve
+from tests.integration.conftest import SampleRun, read_xref, run_main_job
+
+
+def _con(run: SampleRun) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(run.warehouse), read_only=True)
+    con.execute(f"create temp view truth as select * from '{run.landing}/_truth/records.parquet'")
+    con.execute(f"create temp view persons as select * from '{run.landing}/_truth/persons.parquet'")
+    con.execute(
+        """
+        create temp view resolved as
+        select xref.*, truth.person_id
+        from identity.customer_xref as xref
+        inner join (select distinct source, entity, record_id, person_id from truth) as truth
+            on xref.source_system = truth.source and xref.entity = truth.entity
+            and xref.source_record_id = truth.record_id
+        """
+    )
+    return con
+
+
+def test_the_cashier_placeholder_phone_merges_nobody(sample_run: SampleRun):
+    con = _con(sample_run)
+    excluded = con.sql(
+        "select identifier_value, exclusion_rule from identity.int_identity__excluded_identifiers"
+        " where identifier_type = 'phone'"
+    ).fetchall()
+    assert ("+8613800000000", "reviewed_list") in excluded
+    placeholder_receipts = con.sql(
+        """
+        select count(*) from identity.int_identity__source_records
+        where phone in ('+8613800000000', '+8613888888888') and card_no is null
+        """
+    ).fetchall()[0][0]
+    assert placeholder_receipts > 10
+    # receipts known only by the placeholder identify nobody: they are not resolved at all
+    resolved = con.sql(
+        """
+        select count(*) from identity.customer_xref as xref
+        inner join identity.int_identity__source_records as records using (record_key)
+        where records.phone in ('+8613800000000', '+8613888888888') and records.card_no is null
+        """
+    ).fetchall()[0][0]
+    assert resolved == 0
+
+
+def test_a_household_sharing_a_phone_stays_separate_customers(sample_run: SampleRun):
+    con = _con(sample_run)
+    pairs = con.sql(
+        """
+        with members as (
+            select resolved.customer_id, resolved.person_id, persons.household_id
+            from resolved inner join persons using (person_id)
+            where resolved.entity = 'members' and persons.household_size > 1
+        )
+        select left_member.customer_id = right_member.customer_id
+        from members as left_member
+        inner join members as right_member
+            on left_member.household_id = right_member.household_id
+            and left_member.person_id < right_member.person_id
+        """
+    ).fetchall()
+    assert len(pairs) >= 10
+    assert not any(same for (same,) in pairs)
+
+
+def test_a_member_registered_twice_is_one_customer(sample_run: SampleRun):
+    con = _con(sample_run)
+    twice = con.sql(
+        """
+        select person_id, count(distinct customer_id) as customers
+        from resolved where entity = 'members'
+        group by person_id having count(*) > 1
+        """
+    ).fetchall()
+    assert len(twice) >= 10
+    assert [person for person, customers in twice if customers > 1] == []
+
+
+def test_accuracy_against_the_answer_key(sample_run: SampleRun):
+    con = duckdb.connect(str(sample_run.warehouse), read_only=True)
+    figures = evaluate(con, sample_run.landing)
+    assert figures.unmatched_records == 0
+    assert figures.precision >= 0.99
+    assert figures.reachable_recall >= 0.98
+    assert figures.largest_customer_profiles <= 50
+
+
+def test_ids_are_stable_across_a_rerun(sample_run: SampleRun):
+    assert sample_run.first_xref == read_xref(sample_run.warehouse)
+    con = duckdb.connect(str(sample_run.warehouse), read_only=True)
+    events = con.sql(
+        "select event_type, count(*) from identity.customer_id_events group by 1"
+    ).fetchall()
+    customers = len(set(sample_run.first_xref.values()))
+    assert dict(events) == {"created": customers}
+
+
+@pytest.fixture()
+def warehouse_copy(sample_run: SampleRun, tmp_path: Path) -> duckdb.DuckDBPyConnection:
+    path = tmp_path / "omni360.duckdb"
+    shutil.copy(sample_run.warehouse, path)
+    con = duckdb.connect(str(path))
+    register(con)
+    return con
+
+
+def _customer(con: duckdb.DuckDBPyConnection, record_key: str) -> str:
+    sql = "select customer_id from identity.customer_xref where record_key = ?"
+    return con.execute(sql, [record_key]).fetchall()[0][0]
+
+
+def _two_customers(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
+    return tuple(
+        row[0]
+        for row in con.sql(
+            "select min(record_key) from identity.customer_xref where record_kind = 'profile'"
+            " group by customer_id order by min(customer_id) limit 2"
+        ).fetchall()
+    )
+
+
+def test_a_forced_merge_keeps_the_older_id_and_is_logged(warehouse_copy):
+    con = warehouse_copy
+    left, right = _two_customers(con)
+    older, newer = sorted([_customer(con, left), _customer(con, right)])
+    con.execute(
+        "insert into identity.identity_force_links values (?, ?, 'test', 'pytest')", [left, right]
+    )
+    result = resolve(con, run_id="force")
+    assert _customer(con, left) == _customer(con, right) == older
+    assert result.ids_merged == 1
+    events = con.sql(
+        "select event_type, customer_id, related_customer_id from identity.customer_id_events"
+        " where run_id = 'force'"
+    ).fetchall()
+    assert events == [("merged", newer, older)]
+    status = con.execute(
+        "select status, merged_into_customer_id from identity.customer_ids where customer_id = ?",
+        [newer],
+    ).fetchall()
+    assert status == [("merged", older)]
+
+
+def test_never_link_splits_a_customer_and_the_split_is_logged(warehouse_copy):
+    con = warehouse_copy
+    left, right = con.sql(
+        """
+        select min(record_key), max(record_key) from identity.customer_xref
+        where record_kind = 'profile'
+        group by customer_id having count(*) filter (where record_kind = 'profile') >= 2
+        order by customer_id limit 1
+        """
+    ).fetchall()[0]
+    before = _customer(con, left)
+    con.execute(
+        "insert into identity.identity_never_links values (?, ?, 'test', 'pytest')", [left, right]
+    )
+    resolve(con, run_id="never")
+    assert _customer(con, left) != _customer(con, right)
+    assert before in (_customer(con, left), _customer(con, right))
+    events = con.sql(
+        "select event_type, customer_id from identity.customer_id_events where run_id = 'never'"
+    ).fetchall()
+    assert ("split", before) in events
+    # the overrides are data: the next run honours them again
+    resolve(con, run_id="never-again")
+    assert _customer(con, left) != _customer(con, right)
+
+
+def test_ids_survive_an_added_delivery(tmp_path: Path):
+    landing = tmp_path / "landing"
+    shutil.copytree(settings.SAMPLE_DIR, landing)
+    held = tmp_path / "held"
+    last = max(p.name for p in landing.glob("*/*/*") if p.is_dir())
+    for folder in landing.glob(f"*/*/{last}"):
+        target = held / folder.relative_to(landing)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(folder, target)
+    warehouse = tmp_path / "warehouse" / "omni360.duckdb"
+    with pytest.MonkeyPatch.context() as patch:
+        settings.export_env(landing, warehouse)
+        assert run_main_job().success
+        before = read_xref(warehouse)
+        for folder in held.glob("*/*/*"):
+            shutil.move(folder, landing / folder.relative_to(held))
+        assert run_main_job().success
+        patch.undo()
+    after = read_xref(warehouse)
+    assert len(after) > len(before)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        merged = dict(
+            con.sql(
+                "select customer_id, merged_into_customer_id from identity.customer_ids"
+                " where status = 'merged'"
+            ).fetchall()
+        )
+    moved = {key: (old, after[key]) for key, old in before.items() if after.get(key) != old}
+    # a record changes id only when its customer merged into an older one
+    assert all(merged.get(old) == new and new < old for old, new in moved.values()), moved
