@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import shutil
 import sys
 import time
@@ -127,6 +128,19 @@ def _materialize(landing: Path | None, warehouse: Path | None, selection: str) -
         scan = scan_landing(landing)
     except FileNotFoundError as error:
         _fail(str(error), 2)
+    from orchestration.lib.privacy import tokens
+
+    if selection == "all" and not os.environ.get(tokens.SECRET_VAR):
+        if os.environ.get(tokens.DEMO_VAR) != "1":
+            _fail(
+                f"{tokens.SECRET_VAR} is not set: the marts carry keyed tokens of phones and "
+                f"emails. Set it to a long random secret kept outside the repository, or "
+                f"{tokens.DEMO_VAR}=1 to use the public demo secret."
+            )
+        typer.secho(
+            f"warning: demo mode, tokens use the public demo secret ({tokens.SECRET_VAR} unset)",
+            fg=typer.colors.YELLOW,
+        )
     settings.export_env(landing, warehouse)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     from orchestration.definitions import defs

@@ -31,8 +31,18 @@ def lake_dir() -> Path:
     return _path("OMNI360_LAKE", warehouse_path().parent / "lake")
 
 
-def export_env(landing: Path, warehouse: Path, lake: Path | None = None) -> None:
+def published_dir() -> Path:
+    """Where the marts are published for BI: a read-only DuckDB snapshot and Parquet exports."""
+    return _path("OMNI360_PUBLISHED", warehouse_path().parent / "published")
+
+
+def export_env(
+    landing: Path, warehouse: Path, lake: Path | None = None, published: Path | None = None
+) -> None:
     """Point every component (Dagster resources, dbt's profile) at one landing/warehouse pair."""
     os.environ["OMNI360_LANDING"] = str(landing.resolve())
     os.environ["OMNI360_WAREHOUSE"] = str(warehouse.resolve())
     os.environ["OMNI360_LAKE"] = str((lake or warehouse.resolve().parent / "lake").resolve())
+    # only when given: otherwise published_dir() follows the warehouse, or a value set by the user
+    if published is not None:
+        os.environ["OMNI360_PUBLISHED"] = str(published.resolve())

@@ -22,3 +22,12 @@ def date_trunc(datepart, date):
 
 def datediff(first_date, second_date, datepart):
     return f"date_diff('{datepart}', {first_date}, {second_date})"
+
+
+def last_day(date, datepart):
+    return f"last_day({date})"
+
+
+def date_spine(datepart, start_date, end_date):
+    series = f"generate_series({start_date}, {end_date}, interval 1 {datepart})"
+    return f"select unnest({series}) as date_{datepart}"

@@ -11,11 +11,12 @@ from orchestration import settings
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """Where the landing zone, the Parquet lake and the DuckDB warehouse are."""
+    """Locations: landing zone, Parquet lake, DuckDB warehouse, published marts (for BI)."""
 
     landing_dir: str = Field(default_factory=lambda: str(settings.landing_dir()))
     warehouse_path: str = Field(default_factory=lambda: str(settings.warehouse_path()))
     lake_dir: str = Field(default_factory=lambda: str(settings.lake_dir()))
+    published_dir: str = Field(default_factory=lambda: str(settings.published_dir()))
 
     @property
     def landing(self) -> Path:
@@ -28,3 +29,7 @@ class WarehouseResource(dg.ConfigurableResource):
     @property
     def lake(self) -> Path:
         return Path(self.lake_dir)
+
+    @property
+    def published(self) -> Path:
+        return Path(self.published_dir)

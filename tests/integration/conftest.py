@@ -36,7 +36,7 @@ def run_main_job() -> dg.ExecuteInProcessResult:
 def sample_run(tmp_path_factory: pytest.TempPathFactory) -> SampleRun:
     warehouse = tmp_path_factory.mktemp("warehouse") / "omni360.duckdb"
     with pytest.MonkeyPatch.context() as patch:
-        for var in ("OMNI360_LANDING", "OMNI360_WAREHOUSE", "OMNI360_LAKE"):
+        for var in ("OMNI360_LANDING", "OMNI360_WAREHOUSE", "OMNI360_LAKE", "OMNI360_PUBLISHED"):
             patch.delenv(var, raising=False)
         settings.export_env(settings.SAMPLE_DIR, warehouse)
         result = run_main_job()

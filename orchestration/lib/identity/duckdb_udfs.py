@@ -1,4 +1,4 @@
-"""The normalisation functions as DuckDB SQL functions, for dbt models and the resolver.
+"""Normalisation and token functions as DuckDB SQL functions, for dbt models and the resolver.
 
 dbt-duckdb loads `Plugin` from `profiles.yml` (`plugins:`), so every dbt connection has them;
 `register(con)` does the same for a plain connection. SQL names are prefixed `omni360_`.
@@ -14,6 +14,7 @@ import pyarrow as pa
 from dbt.adapters.duckdb.plugins import BasePlugin
 
 from orchestration.lib.identity import normalise
+from orchestration.lib.privacy.tokens import token
 
 
 def _vectorised(fn: Callable[[str | None], str | None]) -> Callable[[pa.Array], pa.Array]:
@@ -34,11 +35,22 @@ def _phone(values: pa.Array, regions: pa.Array) -> pa.Array:
     )
 
 
+def _token(kinds: pa.Array, values: pa.Array) -> pa.Array:
+    return pa.array(
+        [
+            token(kind, value)
+            for kind, value in zip(kinds.to_pylist(), values.to_pylist(), strict=True)
+        ],
+        type=pa.string(),
+    )
+
+
 _FUNCTIONS: dict[str, tuple[Callable[..., pa.Array], list[str]]] = {
     "omni360_phone_e164": (_phone, ["VARCHAR", "VARCHAR"]),
     "omni360_person_name": (_vectorised(normalise.person_name), ["VARCHAR"]),
     "omni360_name_key": (_vectorised(normalise.name_key), ["VARCHAR"]),
     "omni360_national_id": (_vectorised(normalise.national_id), ["VARCHAR"]),
+    "omni360_token": (_token, ["VARCHAR", "VARCHAR"]),
 }
 
 

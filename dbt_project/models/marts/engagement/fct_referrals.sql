@@ -1,0 +1,56 @@
+with referrals as (
+
+    select * from {{ ref('stg_social__referrals') }}
+
+),
+
+xref as (
+
+    select * from {{ ref('stg_identity__customer_xref') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('fct_orders') }}
+
+),
+
+first_orders as (
+
+    select
+        customer_id,
+        min(ordered_at) as first_order_at
+    from orders
+    where customer_id is not null and not is_cancelled
+    group by customer_id
+
+),
+
+final as (
+
+    select
+        referrals.referral_id,
+        referrals.app_id,
+        inviters.customer_id as inviter_customer_id,
+        invitees.customer_id as invitee_customer_id,
+        referrals.invited_at,
+        -- the invitee's first order, if it came after the invitation
+        case
+            when first_orders.first_order_at >= referrals.invited_at then first_orders.first_order_at
+        end as invitee_first_order_at
+    from referrals
+    left join xref as inviters
+        on
+            inviters.record_key
+            = {{ dbt.concat(["'social:accounts:'", "referrals.app_id", "':'", "referrals.inviter_openid"]) }}
+    left join xref as invitees
+        on
+            invitees.record_key
+            = {{ dbt.concat(["'social:accounts:'", "referrals.app_id", "':'", "referrals.invitee_openid"]) }}
+    left join first_orders
+        on invitees.customer_id = first_orders.customer_id
+
+)
+
+select * from final

@@ -1,0 +1,314 @@
+"""Predictive customer value as an asset: CLV, probability of being alive, and the back-test."""
+
+import math
+import time
+from datetime import date
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+from orchestration.lib import progress
+from orchestration.lib.value.clv import (
+    CURRENCY,
+    BacktestResult,
+    ClvConfig,
+    ClvResult,
+    backtest,
+    score_customers,
+)
+from orchestration.resources import WarehouseResource
+
+SCHEMA = "value"
+CUSTOMER_CLV = dg.AssetKey([SCHEMA, "customer_clv"])
+CLV_BACKTEST = dg.AssetKey([SCHEMA, "clv_backtest"])
+ORDERS = dg.AssetKey(["marts", "fct_orders"])
+ORDERS_TABLE = "marts.fct_orders"
+
+
+class ValueConfig(dg.Config):
+    # the last day of history the predictions start from; null = the latest order date
+    as_of_date: str | None = None
+    monthly_discount_rate: float = ClvConfig.monthly_discount_rate
+    min_tenure_days: int = ClvConfig.min_tenure_days
+    fit_sample_size: int = ClvConfig.fit_sample_size
+    # null = a quarter of the order history, at most ClvConfig.holdout_days (90): a 120-day
+    # history keeps 90 days to calibrate on
+    holdout_days: int | None = None
+    # backtest_within_tolerance warns above this absolute aggregate hold-out purchase error
+    max_backtest_error_pct: float = 15.0
+
+
+@dg.multi_asset(
+    name="customer_value",
+    specs=[
+        dg.AssetSpec(
+            CUSTOMER_CLV,
+            group_name=SCHEMA,
+            deps=[ORDERS],
+            kinds={"duckdb", "pymc", "python"},
+            tags={"layer": SCHEMA},
+            description="One row per customer with an order: probability of being alive, "
+            "purchases and CLV (CNY, discounted) predicted over the next 365 days by BG/NBD + "
+            "Gamma-Gamma, or the fallback for customers with too little history "
+            "(docs/value.md).",
+        ),
+        dg.AssetSpec(
+            CLV_BACKTEST,
+            group_name=SCHEMA,
+            deps=[ORDERS],
+            kinds={"duckdb", "pymc", "python"},
+            tags={"layer": SCHEMA},
+            description="The same method fitted without the last holdout_days of history: "
+            "predicted against actual purchases and spend in the hold-out, by decile of "
+            "predicted spend, and the totals row.",
+        ),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "predictions_are_finite",
+            asset=CUSTOMER_CLV,
+            blocking=True,
+            description="Every probability is in [0, 1] and every predicted purchase count, "
+            "spend and CLV is finite and not negative.",
+        ),
+        dg.AssetCheckSpec(
+            "backtest_within_tolerance",
+            asset=CLV_BACKTEST,
+            description="Predicted hold-out purchases of all customers are within "
+            "max_backtest_error_pct of the actual ones.",
+        ),
+    ],
+)
+def customer_value(
+    context: dg.AssetExecutionContext, config: ValueConfig, warehouse: WarehouseResource
+):
+    started = time.perf_counter()
+    con = duckdb.connect(str(warehouse.warehouse))
+    try:
+        counts, latest = _order_counts(con)
+        orders = con.sql(
+            f"""
+            select customer_id, ordered_at, cast(net_amount as double) as net_amount
+            from {ORDERS_TABLE}
+            where customer_id is not null and not is_cancelled and currency = '{CURRENCY}'
+            """
+        ).df()
+        as_of = date.fromisoformat(config.as_of_date) if config.as_of_date else latest
+        as_of = as_of or date.today()  # no orders at all: empty tables
+        history_days = (as_of - orders["ordered_at"].min().date()).days if len(orders) else 0
+        settings = ClvConfig(
+            monthly_discount_rate=config.monthly_discount_rate,
+            min_tenure_days=config.min_tenure_days,
+            fit_sample_size=config.fit_sample_size,
+            holdout_days=config.holdout_days
+            or max(7, min(ClvConfig.holdout_days, history_days // 4)),
+        )
+        context.log.info(f"customer value: {len(orders):,} orders up to {as_of}; fitting")
+        scored = score_customers(orders, as_of, settings)
+        context.log.info(f"customer value: scored in {scored.seconds:.1f}s; back-test")
+        tested = backtest(orders, as_of, settings)
+        del orders
+        _write(con, scored, tested)
+        bad = _invalid_predictions(con)
+    finally:
+        con.close()
+
+    seconds = round(time.perf_counter() - started, 1)
+    error = tested.purchases_error_pct
+    progress.report(
+        f"value: {len(scored.customers):,} customers → CLV ({scored.fallback_customers:,} "
+        f"fallback), back-test purchases error "
+        f"{'n/a' if error is None else f'{error:+.1f}%'} on {tested.customers:,} customers "
+        f"(fits {scored.fit_seconds:.1f}s + {tested.fit_seconds:.1f}s, {seconds:.1f}s)"
+    )
+    yield dg.MaterializeResult(
+        asset_key=CUSTOMER_CLV,
+        metadata={
+            "dagster/row_count": len(scored.customers),
+            "observation_end": str(as_of),
+            **counts,
+            "customers": len(scored.customers),
+            "fallback_customers": scored.fallback_customers,
+            "fit_customers": scored.fit_customers,
+            "fit_repeat_customers": scored.fit_repeat_customers,
+            "fit_seconds": scored.fit_seconds,
+            "seconds": seconds,
+            "params": dg.MetadataValue.json(_finite(scored.params)),
+            "predicted_clv_365d_total": _money(scored.customers, "predicted_clv_365d"),
+            "monthly_discount_rate": settings.monthly_discount_rate,
+            "currency": CURRENCY,
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=CLV_BACKTEST,
+        metadata={
+            "dagster/row_count": len(tested.table),
+            "calibration_end": str(tested.calibration_end),
+            "holdout_days": settings.holdout_days,
+            "customers": tested.customers,
+            "purchases_error_pct": _figure(tested.purchases_error_pct),
+            "spend_error_pct": _figure(tested.spend_error_pct),
+            "purchases_mae": _figure(tested.purchases_mae),
+            "spend_mae": _figure(tested.spend_mae),
+            "errors_by_method": dg.MetadataValue.json(
+                {method: _finite(figures) for method, figures in tested.by_method.items()}
+            ),
+            "fit_seconds": tested.fit_seconds,
+            "params": dg.MetadataValue.json(_finite(tested.params)),
+            "table": dg.MetadataValue.md(tested.table.round(3).to_markdown(index=False))
+            if not tested.table.empty
+            else "no customers before the hold-out",
+        },
+    )
+    yield dg.AssetCheckResult(
+        asset_key=CUSTOMER_CLV,
+        check_name="predictions_are_finite",
+        passed=bad == 0,
+        metadata={"invalid_rows": bad, "customers": len(scored.customers)},
+    )
+    yield _tolerance_check(tested, config.max_backtest_error_pct)
+
+
+def _order_counts(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, int], date | None]:
+    """What the predictions leave out of marts.fct_orders, for the metadata; the latest order
+    date (the default as-of date, as in the dbt var `as_of_date`)."""
+    total, anonymous, cancelled, other_currency, latest = con.sql(
+        f"""
+        select
+            count(*),
+            count(*) filter (where customer_id is null),
+            count(*) filter (where customer_id is not null and is_cancelled),
+            count(*) filter (
+                where customer_id is not null and not is_cancelled and currency <> '{CURRENCY}'
+            ),
+            cast(max(ordered_at) as date)
+        from {ORDERS_TABLE}
+        """
+    ).fetchall()[0]
+    counts = {
+        "orders_in": total,
+        "orders_anonymous": anonymous,
+        "orders_cancelled": cancelled,
+        "orders_other_currency": other_currency,
+    }
+    return counts, latest
+
+
+def _write(con: duckdb.DuckDBPyConnection, scored: ClvResult, tested: BacktestResult) -> None:
+    """Both tables in one transaction; money as decimal, a non-finite prediction as null (the
+    blocking check counts it)."""
+    con.register("_customer_clv", scored.customers)
+    con.register("_clv_backtest", tested.table)
+    con.execute("begin transaction")
+    try:
+        con.execute(f"create schema if not exists {SCHEMA}")
+        con.execute(
+            f"""
+            create or replace table {SCHEMA}.customer_clv as
+            select
+                cast(customer_id as varchar) as customer_id,
+                cast(frequency as integer) as frequency,
+                cast(recency_days as integer) as recency_days,
+                cast(tenure_days as integer) as tenure_days,
+                {_decimal("monetary_value")},
+                {_double("probability_alive")},
+                {_double("predicted_purchases_365d")},
+                {_decimal("expected_spend_per_purchase")},
+                {_decimal("predicted_clv_365d")},
+                '{CURRENCY}' as currency,
+                cast(clv_method as varchar) as clv_method,
+                date '{scored.observation_end}' as observation_end_date
+            from _customer_clv
+            order by customer_id
+            """
+        )
+        con.execute(
+            f"""
+            create or replace table {SCHEMA}.clv_backtest as
+            select
+                cast(decile as integer) as decile,
+                cast(is_total as boolean) as is_total,
+                cast(customers as bigint) as customers,
+                {_double("predicted_purchases")},
+                cast(actual_purchases as bigint) as actual_purchases,
+                {_decimal("predicted_spend")},
+                {_decimal("actual_spend")},
+                {_double("purchases_mae")},
+                {_decimal("spend_mae")},
+                {_double("purchases_error_pct")},
+                {_double("spend_error_pct")},
+                '{CURRENCY}' as currency,
+                date '{tested.calibration_end}' as calibration_end_date,
+                date '{tested.observation_end}' as observation_end_date
+            from _clv_backtest
+            order by is_total, decile
+            """
+        )
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    finally:
+        con.unregister("_customer_clv")
+        con.unregister("_clv_backtest")
+
+
+def _double(column: str) -> str:
+    value = f"cast({column} as double)"
+    return f"case when isfinite({value}) then {value} end as {column}"
+
+
+def _decimal(column: str) -> str:
+    value = f"cast({column} as double)"
+    money = f"cast(round({value}, 2) as decimal(18, 2))"
+    return f"case when isfinite({value}) then {money} end as {column}"
+
+
+def _invalid_predictions(con: duckdb.DuckDBPyConnection) -> int:
+    return con.sql(
+        f"""
+        select count(*) from {SCHEMA}.customer_clv
+        where probability_alive is null or probability_alive not between 0 and 1
+            or predicted_purchases_365d is null or predicted_purchases_365d < 0
+            or expected_spend_per_purchase is null or expected_spend_per_purchase < 0
+            or predicted_clv_365d is null or predicted_clv_365d < 0
+        """
+    ).fetchall()[0][0]
+
+
+def _tolerance_check(tested: BacktestResult, tolerance: float) -> dg.AssetCheckResult:
+    error = tested.purchases_error_pct
+    if error is None:
+        return dg.AssetCheckResult(
+            asset_key=CLV_BACKTEST,
+            check_name="backtest_within_tolerance",
+            passed=True,
+            severity=dg.AssetCheckSeverity.WARN,
+            description="not measured: no purchases in the hold-out by customers seen before it",
+            metadata={"measured": False},
+        )
+    return dg.AssetCheckResult(
+        asset_key=CLV_BACKTEST,
+        check_name="backtest_within_tolerance",
+        passed=abs(error) <= tolerance,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "measured": True,
+            "purchases_error_pct": round(error, 2),
+            "spend_error_pct": _figure(tested.spend_error_pct),
+            "tolerance_pct": tolerance,
+        },
+    )
+
+
+def _figure(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else round(value, 3)
+
+
+def _finite(params: dict[str, float]) -> dict[str, float | None]:
+    return {name: _figure(value) for name, value in params.items()}
+
+
+def _money(customers: pd.DataFrame, column: str) -> float:
+    return round(float(customers[column].sum()), 2) if len(customers) else 0.0

@@ -1,0 +1,1 @@
+"""Customer value: predictive CLV and probability of being alive (BG/NBD + Gamma-Gamma)."""

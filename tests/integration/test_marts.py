@@ -1,0 +1,156 @@
+"""The customer-360 marts on the committed sample: they reconcile with what was ingested."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from tests.integration.conftest import SampleRun
+
+
+@pytest.fixture(scope="module")
+def con(sample_run: SampleRun) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(sample_run.warehouse), read_only=True)
+
+
+def _one(con: duckdb.DuckDBPyConnection, sql: str):
+    return con.sql(sql).fetchall()[0]
+
+
+def test_revenue_equals_the_valid_order_lines_ingested_minus_refunds(con):
+    (marts,) = _one(con, "select sum(net_revenue) from marts.fct_orders")
+    (ingested,) = _one(
+        con,
+        """
+        with live_orders as (
+            select order_id from staging.stg_ecommerce__orders where status <> 'cancelled'
+            union all
+            select transaction_id from staging.stg_pos__transactions
+        ),
+        lines as (
+            select order_id, quantity * unit_price - coalesce(discount, 0) as amount
+            from staging.stg_ecommerce__order_lines
+            union all
+            select transaction_id, quantity * unit_price - coalesce(discount, 0)
+            from staging.stg_pos__transaction_lines
+        ),
+        refunds as (select order_id, amount from staging.stg_ecommerce__refunds)
+        select
+            (select sum(amount) from lines where order_id in (select order_id from live_orders))
+            - (select sum(amount) from refunds where order_id in (select order_id from live_orders))
+        """,
+    )
+    assert marts > 1_000_000
+    assert marts == ingested
+
+
+def test_every_order_and_every_receipt_is_in_fct_orders_once(con):
+    counts = _one(
+        con,
+        """
+        select
+            (select count(*) from marts.fct_orders),
+            (select count(distinct order_id) from marts.fct_orders),
+            (select count(*) from staging.stg_ecommerce__orders)
+                + (select count(*) from staging.stg_pos__transactions)
+        """,
+    )
+    assert counts[0] == counts[1] == counts[2]
+
+
+def test_every_order_customer_exists_and_only_unknown_accounts_have_none(con):
+    orphans, unattributed_online, unknown_accounts = _one(
+        con,
+        """
+        select
+            count(*) filter (
+                where orders.customer_id is not null and customers.customer_id is null
+            ),
+            count(*) filter (where orders.customer_id is null and orders.channel = 'online'),
+            (select count(*) from staging.stg_ecommerce__orders
+                where account_id not in (select account_id from staging.stg_ecommerce__customers))
+        from marts.fct_orders as orders
+        left join marts.dim_customer as customers using (customer_id)
+        """,
+    )
+    # an online order has no customer only when its account never arrived (e.g. quarantined)
+    assert orphans == 0 and unattributed_online == unknown_accounts
+
+
+def test_every_customer_has_exactly_one_current_stage(con):
+    customers, distinct, staged, current_spells = _one(
+        con,
+        """
+        select
+            (select count(*) from marts.dim_customer),
+            (select count(distinct customer_id) from identity.customer_xref),
+            (select count(lifecycle_stage) from marts.dim_customer),
+            (select count(*) from marts.fct_customer_lifecycle_history where is_current)
+        """,
+    )
+    assert customers == distinct == staged == current_spells
+
+
+def test_stage_history_has_no_gaps_or_overlaps(con):
+    problems = _one(
+        con,
+        """
+        with spells as (
+            select *,
+                lead(valid_from) over (partition by customer_id order by valid_from) as next_from,
+                lag(lifecycle_stage) over (partition by customer_id order by valid_from) as before
+            from marts.fct_customer_lifecycle_history
+        ),
+        firsts as (
+            select customer_id, min(snapshot_date) as first_snapshot
+            from marts.fct_customer_lifecycle_snapshots group by customer_id
+        )
+        select
+            count(*) filter (where valid_to is distinct from next_from),
+            count(*) filter (where valid_to <= valid_from),
+            count(*) filter (where lifecycle_stage = before),
+            (select count(*) from (
+                select customer_id, min(valid_from) as first_from
+                from marts.fct_customer_lifecycle_history group by customer_id
+            ) as starts inner join firsts using (customer_id) where first_from <> first_snapshot)
+        from spells
+        """,
+    )
+    assert problems == (0, 0, 0, 0)
+
+
+def test_the_customer_360_carries_no_raw_phone_or_email(con):
+    columns = [
+        row[0]
+        for row in con.sql(
+            "select column_name from information_schema.columns where table_schema = 'marts'"
+            " and table_name = 'dim_customer' and data_type = 'VARCHAR'"
+            " and column_name not like '%_token'"
+        ).fetchall()
+    ]
+    clear = " or ".join(
+        f"regexp_matches({c}, '1[3-9][0-9]{{9}}') or regexp_matches({c}, '[^*]@')" for c in columns
+    )
+    (found,) = _one(con, f"select count(*) from marts.dim_customer where {clear}")
+    (masked,) = _one(con, "select count(phone_masked) from marts.dim_customer")
+    # tokens are keyed hashes: 64 hex characters, never a value in clear
+    (not_tokens,) = _one(
+        con,
+        "select count(*) from marts.dim_customer"
+        " where not regexp_full_match(phone_token, '[0-9a-f]{64}')",
+    )
+    assert masked > 1000 and found == 0 and not_tokens == 0
+
+
+def test_monthly_kpis_add_up_over_channels(con):
+    mismatches = _one(
+        con,
+        """
+        select count(*) from (
+            select order_month, sum(orders) filter (where channel <> 'all') as by_channel,
+                sum(orders) filter (where channel = 'all') as total
+            from marts.rpt_kpi_monthly group by order_month
+        ) where by_channel <> total
+        """,
+    )
+    assert mismatches == (0,)
