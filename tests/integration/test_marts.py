@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import duckdb
 import pytest
 
+from orchestration.settings import DBT_PROJECT_DIR
 from tests.integration.conftest import SampleRun
 
 
@@ -154,3 +162,52 @@ def test_monthly_kpis_add_up_over_channels(con):
         """,
     )
     assert mismatches == (0,)
+
+
+def test_metricflow_answers_the_metrics_by_name_as_the_kpi_mart_does(
+    sample_run: SampleRun, con, tmp_path
+):
+    out = tmp_path / "mf.csv"
+    # a copy: MetricFlow opens the file read-write, which the tests' read-only handle would block
+    warehouse = tmp_path / "omni360.duckdb"
+    shutil.copy(sample_run.warehouse, warehouse)
+    env = {
+        **os.environ,
+        "OMNI360_WAREHOUSE": str(warehouse),
+        "OMNI360_LAKE": str(sample_run.lake),
+        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
+    }
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "mf"),
+            "query",
+            "--metrics",
+            "net_revenue,orders",
+            "--group-by",
+            "metric_time__month,order__channel",
+            "--csv",
+            str(out),
+        ],
+        cwd=DBT_PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    with open(out, encoding="utf-8") as handle:
+        metricflow = {
+            (row["metric_time__month"][:10], row["order__channel"]): (
+                round(float(row["net_revenue"]), 2),
+                int(row["orders"]),
+            )
+            for row in csv.DictReader(handle)
+        }
+    mart = {
+        (str(month), channel): (float(revenue), orders)
+        for month, channel, revenue, orders in con.sql(
+            "select order_month, channel, net_revenue, orders from marts.rpt_kpi_monthly"
+            " where channel <> 'all'"
+        ).fetchall()
+    }
+    assert len(mart) >= 8 and metricflow == mart

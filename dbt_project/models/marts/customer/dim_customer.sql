@@ -106,7 +106,7 @@ current_stage as (
 
 ),
 
-final as (
+customer_360 as (
 
     select
         golden_records.customer_id,
@@ -209,6 +209,28 @@ final as (
         on golden_records.customer_id = customer_value.customer_id
     left join ages as age
         on golden_records.customer_id = age.customer_id
+
+),
+
+final as (
+
+    select
+        *,
+        -- tags for audience building, comma-separated (docs/metrics.md#tags)
+        concat_ws(
+            ',',
+            'stage:' || lifecycle_stage,
+            'rfm:' || rfm_segment,
+            'tier:' || member_tier,
+            case when is_private_domain_reachable then 'private_domain' end,
+            case
+                when consent_marketing_sms or consent_marketing_wechat or consent_marketing_email
+                    then 'marketing_consent'
+            end,
+            case when online_orders > 0 and store_orders > 0 then 'omnichannel_buyer' end,
+            case when monetary_score = 5 then 'top_spender' end
+        ) as tags
+    from customer_360
 
 )
 

@@ -1,0 +1,1 @@
+{{ order_kpis(dbt.date_trunc('month', 'order_date'), 'month_start') }}
