@@ -1,7 +1,16 @@
-"""Runs the real Dagster job on the committed sample into a temporary warehouse, twice."""
+"""Runs the real Dagster job on the committed sample into a temporary warehouse, twice.
+
+During the second run, a BI-like reader in another process reads the published snapshot in a
+loop while the pipeline rebuilds and republishes the marts.
+"""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import textwrap
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +29,31 @@ class SampleRun:
     result: dg.ExecuteInProcessResult
     rerun: dg.ExecuteInProcessResult
     first_xref: dict[str, str]  # record_key → customer_id after the first run
+    reader: dict  # what the reader saw during the rerun: reads, run ids, problems, errors
+
+
+# Opens the published snapshot read-only, again and again, and checks every table against the
+# snapshot's own manifest (row count and checksum).
+READER = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+    from orchestration.lib.publish import read_manifest, verify_snapshot
+
+    path, stop = Path(sys.argv[1]), Path(sys.argv[2])
+    reads, runs, problems, errors = 0, set(), [], []
+    while not stop.exists():
+        try:
+            problems += verify_snapshot(path)
+            runs.add(read_manifest(path).run_id)
+            reads += 1
+        except Exception as error:
+            errors.append(repr(error))
+        time.sleep(0.02)
+    print(json.dumps({"reads": reads, "runs": sorted(runs), "problems": problems[:10],
+                      "errors": errors[:10]}))
+    """
+)
 
 
 def run_main_job() -> dg.ExecuteInProcessResult:
@@ -41,9 +75,25 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory) -> SampleRun:
         settings.export_env(settings.SAMPLE_DIR, warehouse)
         result = run_main_job()
         first_xref = read_xref(warehouse)
+        stop = warehouse.parent / "stop-reader"
+        reader = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                READER,
+                str(settings.published_dir() / "omni360_marts.duckdb"),
+                str(stop),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=settings.REPO_ROOT,
+        )
         rerun = run_main_job()
+        time.sleep(1)  # let the reader open the new snapshot too
+        stop.touch()
+        seen = json.loads(reader.communicate(timeout=120)[0].strip().splitlines()[-1])
     lake = warehouse.parent / "lake"
-    return SampleRun(settings.SAMPLE_DIR, warehouse, lake, result, rerun, first_xref)
+    return SampleRun(settings.SAMPLE_DIR, warehouse, lake, result, rerun, first_xref, seen)
 
 
 def read_xref(warehouse: Path) -> dict[str, str]:

@@ -211,3 +211,10 @@ def test_metricflow_answers_the_metrics_by_name_as_the_kpi_mart_does(
         ).fetchall()
     }
     assert len(mart) >= 8 and metricflow == mart
+
+
+def test_a_reader_never_sees_a_half_built_run_while_the_pipeline_rebuilds(sample_run: SampleRun):
+    seen = sample_run.reader
+    assert seen["errors"] == [] and seen["problems"] == []
+    # it read the first run's snapshot during the whole rebuild, then the rerun's
+    assert seen["reads"] >= 10 and len(seen["runs"]) == 2
