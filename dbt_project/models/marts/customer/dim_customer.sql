@@ -187,6 +187,12 @@ customer_360 as (
         coalesce(consent_flags.consent_marketing_email, false) as consent_marketing_email,
         coalesce(consent_flags.consent_personalisation, false) as consent_personalisation,
         coalesce(consent_flags.consent_analytics, false) as consent_analytics,
+        coalesce(
+            consent_flags.consent_marketing_sms
+            or consent_flags.consent_marketing_wechat
+            or consent_flags.consent_marketing_email,
+            false
+        ) as has_marketing_consent,
         -- behavioural features only with analytics consent (docs/compliance.md)
         case
             when coalesce(consent_flags.consent_analytics, false) then channels.engagement_events
@@ -223,10 +229,7 @@ final as (
             'rfm:' || rfm_segment,
             'tier:' || member_tier,
             case when is_private_domain_reachable then 'private_domain' end,
-            case
-                when consent_marketing_sms or consent_marketing_wechat or consent_marketing_email
-                    then 'marketing_consent'
-            end,
+            case when has_marketing_consent then 'marketing_consent' end,
             case when online_orders > 0 and store_orders > 0 then 'omnichannel_buyer' end,
             case when monetary_score = 5 then 'top_spender' end
         ) as tags

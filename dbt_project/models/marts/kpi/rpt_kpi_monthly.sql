@@ -87,10 +87,7 @@ buyer_kpis as (
             and buyers.orders >= 2
         ) as new_repurchasing_customers,
         count(*) filter (where customers.is_private_domain_reachable) as reachable_buyers,
-        count(*) filter (
-            where customers.consent_marketing_sms or customers.consent_marketing_wechat
-            or customers.consent_marketing_email
-        ) as consented_buyers
+        count(*) filter (where customers.has_marketing_consent) as consented_buyers
     from buyers
     left join customers
         on buyers.customer_id = customers.customer_id
