@@ -167,19 +167,45 @@ def _materialize(landing: Path | None, warehouse: Path | None, selection: str) -
     log_path = warehouse.parent / "logs" / f"run-{dt.datetime.now():%Y%m%dT%H%M%S}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     # dbt's own output goes to a log file; the terminal gets one line per step
+    instance = dg.DagsterInstance.ephemeral()  # kept: the audit reads the run's events from it
     with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
         result = definitions.resolve_job_def("omni360_main").execute_in_process(
-            instance=dg.DagsterInstance.ephemeral(),
+            instance=instance,
             asset_selection=keys,
             raise_on_error=False,
             # Dagster's console log is for the UI; _report says what failed, in fewer words
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
     _say(f"dbt and step output: {log_path}")
-    return _report(result, started)
+    code = _report(result, started)
+    return _audit(instance, result.run_id, graph, landing, warehouse, started) or code
+
+
+def _audit(instance, run_id: str, graph, landing: Path, warehouse: Path, started: float) -> int:
+    """Record the run's check results and write its auditor's report, whether the run passed or
+    not; 0, or 1 when they could not be written."""
+    from orchestration.lib.quality.audit import finish_run
+
+    try:
+        path = finish_run(
+            instance,
+            run_id,
+            asset_graph=graph,
+            landing=landing,
+            warehouse=warehouse,
+            lake=settings.lake_dir(),
+            reports=settings.reports_dir(),
+        )
+    except Exception as error:  # the run is over either way: say why its report is missing
+        typer.secho(f"audit report not written: {error}", fg=typer.colors.RED, err=True)
+        return 1
+    _say(f"audit report: {path} (history in audit.check_results)", started)
+    return 0
 
 
 def _report(result, started: float) -> int:
+    import dagster as dg
+
     failed_checks = 0
     totals = {"rows_read": 0, "rows_loaded": 0, "rows_quarantined": 0, "files_refused": 0}
     for event in result.get_asset_materialization_events():
@@ -193,18 +219,25 @@ def _report(result, started: float) -> int:
         f"{totals['files_refused']} (details: omni360 status)",
         started,
     )
+    warnings = 0
     for evaluation in result.get_asset_check_evaluations():
-        if not evaluation.passed:
-            failed_checks += 1
-            typer.secho(
-                f"check failed: {evaluation.asset_key.to_user_string()} "
-                f"{evaluation.check_name}: {evaluation.description or ''}",
-                fg=typer.colors.RED,
-            )
+        if evaluation.passed:
+            continue
+        # a failed WARN check is worth reading, not a failed run
+        warning = evaluation.severity == dg.AssetCheckSeverity.WARN
+        warnings += warning
+        failed_checks += not warning
+        typer.secho(
+            f"{'warning' if warning else 'check failed'}: "
+            f"{evaluation.asset_key.to_user_string()} {evaluation.check_name}: "
+            f"{evaluation.description or ''}",
+            fg=typer.colors.YELLOW if warning else typer.colors.RED,
+        )
     checks = result.get_asset_check_evaluations()
     _say(
         f"{len(result.get_asset_materialization_events())} assets materialised, "
-        f"{len(checks) - failed_checks}/{len(checks)} checks passed",
+        f"{len(checks) - failed_checks - warnings}/{len(checks)} checks passed, "
+        f"{warnings} warnings",
         started,
     )
     if not result.success:
@@ -266,6 +299,29 @@ def status(warehouse: WarehouseOpt = None) -> None:  # type: ignore[assignment]
         typer.echo("\ntop quarantine rules:")
         for name, rule, count in reasons:
             typer.echo(f"  {name:<26}{rule:<20}{count:>8,}")
+
+
+@app.command()
+def report(
+    run_id: Annotated[
+        str | None, typer.Option("--run-id", help="A recorded run id. Default: the latest run.")
+    ] = None,
+    warehouse: WarehouseOpt = None,  # type: ignore[assignment]
+) -> None:
+    """Write the auditor's report of a recorded run again from the audit tables, and the index
+    of all runs (<reports>/<run id>/index.html, <reports>/index.html)."""
+    from orchestration.lib.quality.audit import rerender
+    from orchestration.lib.quality.redact import PersonalDataFound
+
+    path = (warehouse or settings.warehouse_path()).resolve()
+    if not path.is_file():
+        _fail(f"no warehouse at {path}; run `omni360 run` first")
+    settings.export_env(settings.landing_dir(), path)  # reports follow the warehouse
+    try:
+        written = rerender(path, settings.reports_dir(), run_id)
+    except (LookupError, PersonalDataFound) as error:
+        _fail(str(error))
+    typer.echo(f"wrote {written}")
 
 
 @app.command()
@@ -351,6 +407,72 @@ def evaluate(
         f"largest customer      {figures.largest_customer_records:>12,} records, "
         f"{figures.largest_customer_profiles:,} profiles"
     )
+
+
+@app.command()
+def erase(
+    identifier: Annotated[
+        str,
+        typer.Option(
+            "--identifier",
+            help="phone:+8613800138000, member:M0000021, email:a@b.cn, unionid:…, card:…, "
+            "national_id:… or customer:C000000001",
+        ),
+    ],
+    landing: LandingOpt = None,  # type: ignore[assignment]
+    warehouse: WarehouseOpt = None,  # type: ignore[assignment]
+) -> None:
+    """Erase one data subject from every layer (right to erasure; docs/compliance.md#erasure).
+
+    Removes their rows from the lake (raw and quarantine), the warehouse and the published
+    snapshot, adds them to the suppression list so re-delivered files do not bring them back,
+    rewrites the files, verifies that their identifiers are found nowhere, and records the
+    request with a token of the subject."""
+    from orchestration.lib.privacy.erasure import ErasureError
+    from orchestration.lib.privacy.erasure import erase as erase_subject
+
+    landing = (landing or settings.landing_dir()).resolve()
+    warehouse = (warehouse or settings.warehouse_path()).resolve()
+    settings.export_env(landing, warehouse)
+    started = time.perf_counter()
+    try:
+        report = erase_subject(
+            identifier,
+            warehouse=warehouse,
+            lake=settings.lake_dir(),
+            published=settings.published_dir(),
+            reports=settings.reports_dir(),
+            rebuild=lambda: _materialize(landing, warehouse, "all") == 0,
+            say=lambda message: _say(message, started),
+        )
+    except ErasureError as error:
+        _fail(str(error), 2)
+    for table, rows in sorted(report.rows_removed.items()):
+        typer.echo(f"  {table:<60} {rows:>8,} rows removed")
+    _say(
+        f"request {report.request_id}: subject token {report.subject_token[:16]}…, "
+        f"{report.records} source records, {sum(report.rows_removed.values()):,} rows removed, "
+        f"{report.reports_scrubbed} reports scrubbed",
+        started,
+    )
+    if report.verified:
+        typer.secho(
+            f"verified: none of the subject's identifiers is found in {report.places_searched:,} "
+            "places searched (warehouse tables, lake and published Parquet, reports, logs, "
+            "file bytes)",
+            fg=typer.colors.GREEN,
+        )
+        return
+    if not report.rebuilt:
+        typer.secho(
+            "the rebuild failed: the marts and the published snapshot may still hold the "
+            "subject; fix the failure and run `omni360 run` (the lake and suppression list are "
+            "already clean)",
+            fg=typer.colors.RED,
+        )
+    for trace in report.traces:
+        typer.secho(f"still found: {trace}", fg=typer.colors.RED)
+    raise typer.Exit(1)
 
 
 @app.command()

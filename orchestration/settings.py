@@ -36,6 +36,11 @@ def published_dir() -> Path:
     return _path("OMNI360_PUBLISHED", warehouse_path().parent / "published")
 
 
+def reports_dir() -> Path:
+    """Per-run auditor reports (`<reports>/<run id>/index.html`) and GE Data Docs."""
+    return _path("OMNI360_REPORTS", warehouse_path().parent / "reports")
+
+
 def export_env(
     landing: Path, warehouse: Path, lake: Path | None = None, published: Path | None = None
 ) -> None:

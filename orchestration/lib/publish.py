@@ -309,6 +309,16 @@ def _switch_current(parquet_root: Path, version: str) -> None:
     os.replace(file_tmp, parquet_root / CURRENT_FILE)
 
 
+def drop_previous_versions(published_dir: Path) -> tuple[str, ...]:
+    """Delete every Parquet version but the current one (after an erasure: an older version
+    still holds the erased subject)."""
+    parquet_root = published_dir / PARQUET_DIR
+    current_file = parquet_root / CURRENT_FILE
+    if not current_file.is_file():
+        return ()
+    return _prune(parquet_root, 1, current=current_file.read_text(encoding="utf-8").strip())
+
+
 def _prune(parquet_root: Path, keep: int, current: str) -> tuple[str, ...]:
     """Delete Parquet versions older than the newest `keep` (names sort by publication time)."""
     versions = sorted(

@@ -6,12 +6,27 @@ This does the job of dbt-project-evaluator, which cannot be installed here.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
+from orchestration.lib.contracts import raw_tables
 from orchestration.settings import DBT_PROJECT_DIR
 
 RESTRICTED_SCHEMAS = {"staging", "intermediate", "identity"}
+PII_CLASSES = {"direct", "quasi", "sensitive"}
+# column names that mean personal data wherever they appear; `store_name`, `product_name`, a
+# store's `city` and provenance columns such as `phone_source` are not personal
+PERSONAL_COLUMN = re.compile(
+    r"""^(?:
+        (?:[a-z]+_)?(?:phone|email|national_id|birth_date|address|openid|unionid|card_no|nickname)
+            (?:_(?:masked|token))?
+        | (?:customer_|person_|display_|member_|contact_|consignee_)?name(?:_key)?
+        | gender | age_band | postal_code | raw_content | identifier_value
+        | [a-z_]+_token
+    )$""",
+    re.VERBOSE,
+)
 # folders whose schema is not their layer's: intermediate/identity holds raw personal data
 SCHEMA_OF_FOLDER = {("intermediate", "identity"): "identity"}
 
@@ -82,6 +97,45 @@ def test_pii_columns_stay_in_restricted_schemas(manifest: dict):
             if pii and model["schema"] not in RESTRICTED_SCHEMAS:
                 masking = column.get("meta", {}).get("masking")
                 assert masking, f"{model['name']}.{name} is PII in a published schema, unmasked"
+
+
+def test_every_personal_column_declares_its_class_and_treatment(manifest: dict):
+    undeclared = []
+    for model in models(manifest):
+        for name, column in model["columns"].items():
+            meta = column.get("meta") or {}
+            if PERSONAL_COLUMN.match(name) or meta.get("pii"):
+                if meta.get("pii") not in PII_CLASSES or not meta.get("masking"):
+                    undeclared.append(f"{model['name']}.{name}")
+                elif "pii" not in (column.get("tags") or []):
+                    undeclared.append(f"{model['name']}.{name} (tag pii missing)")
+    assert not undeclared, (
+        "declare these personal columns once, with "
+        "`config: {meta: {pii: direct|quasi|sensitive, masking: <treatment>}, tags: [pii]}`: "
+        + ", ".join(undeclared)
+    )
+
+
+def test_published_personal_columns_are_masked_not_restricted(manifest: dict):
+    for model in models(manifest):
+        if model["schema"] in RESTRICTED_SCHEMAS:
+            continue
+        for name, column in model["columns"].items():
+            masking = (column.get("meta") or {}).get("masking") or ""
+            assert "restricted" not in masking, (
+                f"{model['name']}.{name}: raw personal data ({masking!r}) in a published schema"
+            )
+
+
+def test_staging_declares_the_contracts_pii_class(manifest: dict):
+    classes = {
+        f"stg_{table.source}__{table.name}": {c.name: c.pii for c in table.columns if c.pii}
+        for table in raw_tables()
+    }
+    for model in models(manifest):
+        for name, pii in classes.get(model["name"], {}).items():
+            declared = (model["columns"].get(name, {}).get("meta") or {}).get("pii")
+            assert declared == pii, f"{model['name']}.{name}: contract says {pii}, yml {declared}"
 
 
 def test_no_packages_file_so_dagster_never_runs_dbt_deps():

@@ -30,6 +30,8 @@ class SampleRun:
     rerun: dg.ExecuteInProcessResult
     first_xref: dict[str, str]  # record_key → customer_id after the first run
     reader: dict  # what the reader saw during the rerun: reads, run ids, problems, errors
+    reports: Path  # the auditor's reports written after each run
+    audit_errors: list[str]  # why a run's history or report could not be written, if it could not
 
 
 # Opens the published snapshot read-only, again and again, and checks every table against the
@@ -56,21 +58,37 @@ READER = textwrap.dedent(
 )
 
 
+AUDIT_ERRORS: list[str] = []
+
+
 def run_main_job() -> dg.ExecuteInProcessResult:
     from orchestration.definitions import defs
+    from orchestration.lib.quality.audit import finish_run
 
-    return (
-        defs()
-        .resolve_job_def("omni360_main")
-        .execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    definitions = defs()
+    instance = dg.DagsterInstance.ephemeral()
+    result = definitions.resolve_job_def("omni360_main").execute_in_process(
+        instance=instance, raise_on_error=False
     )
+    # as `omni360 run` does after each run; recorded, not raised, so other tests still run
+    try:
+        finish_run(instance, result.run_id, asset_graph=definitions.resolve_asset_graph())
+    except Exception as error:
+        AUDIT_ERRORS.append(f"run {result.run_id}: {error!r}")
+    return result
 
 
 @pytest.fixture(scope="session")
 def sample_run(tmp_path_factory: pytest.TempPathFactory) -> SampleRun:
     warehouse = tmp_path_factory.mktemp("warehouse") / "omni360.duckdb"
     with pytest.MonkeyPatch.context() as patch:
-        for var in ("OMNI360_LANDING", "OMNI360_WAREHOUSE", "OMNI360_LAKE", "OMNI360_PUBLISHED"):
+        for var in (
+            "OMNI360_LANDING",
+            "OMNI360_WAREHOUSE",
+            "OMNI360_LAKE",
+            "OMNI360_PUBLISHED",
+            "OMNI360_REPORTS",
+        ):
             patch.delenv(var, raising=False)
         settings.export_env(settings.SAMPLE_DIR, warehouse)
         result = run_main_job()
@@ -93,7 +111,10 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory) -> SampleRun:
         stop.touch()
         seen = json.loads(reader.communicate(timeout=120)[0].strip().splitlines()[-1])
     lake = warehouse.parent / "lake"
-    return SampleRun(settings.SAMPLE_DIR, warehouse, lake, result, rerun, first_xref, seen)
+    reports, errors = warehouse.parent / "reports", [*AUDIT_ERRORS]  # of these two runs only
+    return SampleRun(
+        settings.SAMPLE_DIR, warehouse, lake, result, rerun, first_xref, seen, reports, errors
+    )
 
 
 def read_xref(warehouse: Path) -> dict[str, str]:

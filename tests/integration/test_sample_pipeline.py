@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 
+import dagster as dg
 import duckdb
 
 from tests.integration.conftest import SampleRun
@@ -25,7 +26,12 @@ def _quarantined(run: SampleRun) -> set[tuple[str, int, str, str]]:
 def test_the_run_succeeds_and_every_check_passes(sample_run: SampleRun):
     assert sample_run.result.success
     evaluations = sample_run.result.get_asset_check_evaluations()
-    failed = [(e.asset_key.to_user_string(), e.check_name) for e in evaluations if not e.passed]
+    # warnings (an old sample, thin last deliveries: tests/integration/test_quality_checks.py)
+    failed = [
+        (e.asset_key.to_user_string(), e.check_name)
+        for e in evaluations
+        if not e.passed and e.severity != dg.AssetCheckSeverity.WARN
+    ]
     assert len(evaluations) > 100 and failed == []
 
 

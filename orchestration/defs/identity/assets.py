@@ -134,7 +134,13 @@ def _checks(
         asset_key=XREF,
         check_name="customer_size_within_limit",
         passed=largest <= config.max_profiles_per_customer,
-        metadata={"largest_customer_profiles": largest, "limit": config.max_profiles_per_customer},
+        metadata={
+            "largest_customer_profiles": largest,
+            "limit": config.max_profiles_per_customer,
+            # observed/threshold: the figures the quality history keeps (audit.check_results)
+            "observed": largest,
+            "threshold": config.max_profiles_per_customer,
+        },
     )
     unaccounted, wrongly_merged = con.sql(
         f"""
@@ -150,7 +156,12 @@ def _checks(
         asset_key=XREF,
         check_name="ids_accounted",
         passed=unaccounted == 0 and wrongly_merged == 0,
-        metadata={"active_ids_without_records": unaccounted, "merged_ids_in_use": wrongly_merged},
+        metadata={
+            "active_ids_without_records": unaccounted,
+            "merged_ids_in_use": wrongly_merged,
+            "observed": unaccounted + wrongly_merged,
+            "threshold": 0,
+        },
     )
     truth = warehouse.landing / "_truth"
     if not (truth / "records.parquet").is_file():
@@ -174,5 +185,12 @@ def _checks(
         passed=figures.precision >= config.min_precision
         and figures.reachable_recall >= config.min_reachable_recall,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"measured": True, **figures.as_dict()},
+        metadata={
+            "measured": True,
+            **figures.as_dict(),
+            "observed": f"precision {figures.precision:.4f}, "
+            f"reachable recall {figures.reachable_recall:.4f}",
+            "threshold": f"precision >= {config.min_precision}, "
+            f"reachable recall >= {config.min_reachable_recall}",
+        },
     )

@@ -24,6 +24,7 @@ def _metadata(result: EntityLoadResult) -> dict[str, dg.MetadataValue | int | fl
         "rows_loaded": result.rows_loaded,
         "rows_quarantined": result.rows_quarantined,
         "rows_with_warnings": result.rows_with_warnings,
+        "rows_suppressed": result.rows_suppressed,
         "files_loaded": len(result.files("loaded")),
         "files_skipped_duplicate": len(result.files("skipped_duplicate")),
         "files_already_loaded": len(result.files("already_loaded")),

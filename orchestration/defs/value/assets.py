@@ -165,7 +165,13 @@ def customer_value(
         asset_key=CUSTOMER_CLV,
         check_name="predictions_are_finite",
         passed=bad == 0,
-        metadata={"invalid_rows": bad, "customers": len(scored.customers)},
+        metadata={
+            "invalid_rows": bad,
+            "customers": len(scored.customers),
+            # observed/threshold: the figures the quality history keeps (audit.check_results)
+            "observed": bad,
+            "threshold": 0,
+        },
     )
     yield _tolerance_check(tested, config.max_backtest_error_pct)
 
@@ -298,6 +304,8 @@ def _tolerance_check(tested: BacktestResult, tolerance: float) -> dg.AssetCheckR
             "purchases_error_pct": round(error, 2),
             "spend_error_pct": _figure(tested.spend_error_pct),
             "tolerance_pct": tolerance,
+            "observed": f"{error:+.2f}%",
+            "threshold": f"±{tolerance:g}%",
         },
     )
 

@@ -9,7 +9,8 @@ from orchestration.lib.ingest.lake import Lake
 
 
 def accounting_mismatches(lake: Lake, entity: Entity) -> list[str]:
-    """For every committed file: rows read == rows in its raw file + rows in its quarantine file."""
+    """For every committed file: rows read == rows in its raw file + rows in its quarantine file
+    + rows of erased subjects (suppressed on arrival or erased since)."""
     problems = []
     for entry in lake.manifest(entity):
         if entry.status != "loaded":
@@ -22,9 +23,10 @@ def accounting_mismatches(lake: Lake, entity: Entity) -> list[str]:
             continue
         loaded = pq.read_metadata(raw).num_rows
         quarantined = pq.read_metadata(quarantine).num_rows
-        if loaded + quarantined != entry.rows_read or loaded != entry.rows_loaded:
+        erased = entry.rows_suppressed + entry.rows_erased
+        if loaded + quarantined + erased != entry.rows_read or loaded != entry.rows_loaded:
             problems.append(
                 f"{entry.source_file}: {entry.rows_read} rows read but the lake holds {loaded} "
-                f"loaded + {quarantined} quarantined"
+                f"loaded + {quarantined} quarantined (+ {erased} of erased subjects)"
             )
     return problems

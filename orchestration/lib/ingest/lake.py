@@ -80,6 +80,9 @@ class ManifestEntry:
     rows_quarantined: int
     child_rows_loaded: int
     rows_with_warnings: int
+    # rows of erased subjects: dropped on arrival (suppressed) or removed later (erased)
+    rows_suppressed: int = 0
+    rows_erased: int = 0
 
 
 class Lake:

@@ -16,6 +16,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from orchestration.lib.contracts import Entity, entity
+from orchestration.lib.identity.duckdb_udfs import register as register_udfs
 from orchestration.lib.ingest.lake import Lake, ManifestEntry
 from orchestration.lib.ingest.landing import LandingFile, LayoutProblem
 from orchestration.lib.ingest.parse import FileRefused, ParsedFile, parse_file
@@ -29,6 +30,7 @@ from orchestration.lib.ingest.validate import (
     ref_table_name,
     value_exprs,
 )
+from orchestration.lib.privacy.subjects import SuppressionList, token_match_sql
 
 
 class AccountingError(Exception):
@@ -44,6 +46,7 @@ class FileOutcome:
     rows_quarantined: int = 0
     child_rows_loaded: int = 0
     rows_with_warnings: int = 0
+    rows_suppressed: int = 0  # rows of erased subjects (docs/compliance.md#erasure)
     rule: str | None = None
     message: str | None = None
     duplicate_of: str | None = None
@@ -61,6 +64,7 @@ class FileOutcome:
             "rows_loaded": self.rows_loaded,
             "rows_quarantined": self.rows_quarantined,
             "child_rows_loaded": self.child_rows_loaded,
+            "rows_suppressed": self.rows_suppressed,
             "rule": self.rule,
             "message": self.message,
             "duplicate_of": self.duplicate_of,
@@ -94,6 +98,10 @@ class EntityLoadResult:
     @property
     def child_rows_loaded(self) -> int:
         return self._sum("child_rows_loaded")
+
+    @property
+    def rows_suppressed(self) -> int:
+        return self._sum("rows_suppressed")
 
     @property
     def rows_with_warnings(self) -> int:
@@ -148,13 +156,25 @@ def load_entity(
     outcomes: list[FileOutcome] = []
     local = threading.local()
     connections: list[duckdb.DuckDBPyConnection] = []
+    suppression = SuppressionList(lake.root)
+    suppress = (
+        # the text as delivered (`__v_`), so a row quarantined for another reason matches too
+        token_match_sql(target, "suppression_tokens", "__v_{}") if suppression else None
+    )
 
     def stage(job: _Job) -> tuple[FileOutcome, list[Path]]:
         if not hasattr(local, "con"):
             local.con = duckdb.connect()
             connections.append(local.con)
             _register_references(local.con, target, lake)
-        return _stage_job(local.con, target, job, lake, load_id)
+            if suppress:
+                register_udfs(local.con)
+                _run(
+                    local.con,
+                    "create temp table suppression_tokens as select distinct token "
+                    f"from read_parquet({lit(suppression.glob())})",
+                )
+        return _stage_job(local.con, target, job, lake, load_id, suppress)
 
     def finish(item: FileOutcome | tuple[_Job, Future | None]) -> None:
         outcome = item if isinstance(item, FileOutcome) else _commit(target, item, lake, by_path)
@@ -266,14 +286,21 @@ def _plan(
 
 
 def _stage_job(
-    con: duckdb.DuckDBPyConnection, target: Entity, job: _Job, lake: Lake, load_id: str
+    con: duckdb.DuckDBPyConnection,
+    target: Entity,
+    job: _Job,
+    lake: Lake,
+    load_id: str,
+    suppress: str | None,
 ) -> tuple[FileOutcome, list[Path]]:
     rel, entry = job.landing_file.rel_path, job.entry
     try:
         parsed = parse_file(job.data, target, rel)
     except FileRefused as refused:
         return FileOutcome(rel, "refused", rule=refused.rule, message=str(refused)), []
-    return _stage_file(con, target, parsed, lake, entry.file_id, rel, load_id, entry.loaded_at)
+    return _stage_file(
+        con, target, parsed, lake, entry.file_id, rel, load_id, entry.loaded_at, suppress
+    )
 
 
 def _commit(
@@ -314,6 +341,7 @@ def _commit(
             "rows_quarantined",
             "child_rows_loaded",
             "rows_with_warnings",
+            "rows_suppressed",
         ):
             setattr(entry, name, getattr(outcome, name))
         lake.commit(target, entry, staged)
@@ -331,11 +359,19 @@ def _stage_file(
     rel: str,
     load_id: str,
     loaded_at: str,
+    suppress: str | None = None,
 ) -> tuple[FileOutcome, list[Path]]:
     con.register("parsed", parsed.table)
     con.register("raw_lines", parsed.raw)
     try:
         _build_checked(con, target)
+        # rows of erased subjects go nowhere, not even to quarantine; they are only counted
+        _run(
+            con,
+            "create or replace temp table suppressed as select _line_no from checked "
+            + (f"where {suppress}" if suppress else "limit 0"),
+        )
+        _run(con, "delete from checked where _line_no in (select _line_no from suppressed)")
         lineage = (
             f"{lit(rel)} as _source_file, _line_no, {lit(load_id)} as _load_id, "
             f"{lit(loaded_at)}::timestamp as _loaded_at"
@@ -390,13 +426,14 @@ def _stage_file(
     loaded = pq.read_metadata(staged[0]).num_rows
     quarantined = pq.read_metadata(staged[-1]).num_rows
     children = pq.read_metadata(staged[1]).num_rows if target.child is not None else 0
-    if loaded + quarantined != parsed.rows_read:
+    suppressed = _run(con, "select count(*) from suppressed")[0][0]
+    if loaded + quarantined + suppressed != parsed.rows_read:
         for path in staged:
             path.unlink(missing_ok=True)
         raise AccountingError(
             f"{rel}: {parsed.rows_read} rows read but {loaded} loaded + {quarantined} "
-            "quarantined; nothing of this file was committed. This is a bug in omni360: "
-            "please report it with the file."
+            f"quarantined + {suppressed} suppressed; nothing of this file was committed. This "
+            "is a bug in omni360: please report it with the file."
         )
     outcome = FileOutcome(
         rel,
@@ -406,6 +443,7 @@ def _stage_file(
         rows_quarantined=quarantined,
         child_rows_loaded=children,
         rows_with_warnings=with_warnings,
+        rows_suppressed=suppressed,
         quarantine_rules=rules,
         message=_header_note(parsed, rel),
     )

@@ -1,0 +1,194 @@
+"""Shared by the suites: rule constructors and the raw-layer suite built from the contract."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import great_expectations.expectations as gxe
+from great_expectations.expectations.expectation import Expectation
+
+from orchestration.lib.contracts import Entity, raw_tables
+from orchestration.lib.quality.expectations import CRITICAL, WARNING, Rule, Suite
+
+SOURCES = ("crm", "ecommerce", "pos", "social")
+
+
+def critical(name: str, expectation: Expectation, why: str, observe: Sequence[str] = ()) -> Rule:
+    """A rule whose failure makes the data wrong: a blocking check (ERROR)."""
+    return Rule(name, expectation, CRITICAL, why, tuple(observe))
+
+
+def warning(name: str, expectation: Expectation, why: str, observe: Sequence[str] = ()) -> Rule:
+    """A rule whose failure needs a look but does not stop anything (WARN)."""
+    return Rule(name, expectation, WARNING, why, tuple(observe))
+
+
+def raw_table(source: str, name: str) -> Entity:
+    for table in raw_tables():
+        if (table.source, table.name) == (source, name):
+            return table
+    raise KeyError(f"no raw table {source}.{name} in the contract")
+
+
+def raw_relation(table: Entity) -> str:
+    """The raw table in the lake, as the dbt sources read it."""
+    return (
+        f"read_parquet('{{lake}}/raw/{table.source}/{table.name}/*.parquet', union_by_name = true)"
+    )
+
+
+def _quote(column: str) -> str:
+    return '"' + column + '"'
+
+
+def raw_suites(
+    source: str,
+    name: str,
+    *,
+    columns: Sequence[str] = (),
+    derived: Sequence[str] = (),
+    joins: str = "",
+    rules: Sequence[Rule] = (),
+) -> tuple[Suite, Suite]:
+    """The raw table against its contract, plus table-specific `rules`; and its deliveries.
+
+    Contract rules (critical; ingestion quarantines rows that break them, so a failure means the
+    raw layer holds rows it should not): required columns not null, enum values, patterns, ranges,
+    references. `columns` adds raw columns the extra rules read, `derived` adds SQL expressions
+    (`<expr> as <name>`) over `raw` and the `joins`. The second suite (a one-row frame) warns when
+    a key comes twice with different content in one delivery file; exact duplicate lines are
+    allowed by the contract.
+    """
+    table = raw_table(source, name)
+    ruled = [
+        c.name
+        for c in table.columns
+        if c.required
+        or c.enum
+        or c.pattern
+        or c.references
+        or c.min_value is not None
+        or c.max_value is not None
+    ]
+    selected = [f"raw.{_quote(c)}" for c in dict.fromkeys([*table.primary_key, *ruled, *columns])]
+    ref_joins = []
+    for i, column in enumerate(c for c in table.columns if c.references):
+        ref_source, ref_entity, ref_column = column.references.split(".")  # type: ignore[union-attr]
+        alias = f"ref_{i}"
+        ref_joins.append(
+            f"left join (select distinct {_quote(ref_column)} as value "
+            f"from {raw_relation(raw_table(ref_source, ref_entity))}) as {alias} "
+            f"on raw.{_quote(column.name)} = {alias}.value"
+        )
+        selected.append(f"{alias}.value as {column.name}_found")
+    query = f"""
+        select {", ".join([*selected, *derived])}
+        from {raw_relation(table)} as raw
+        {" ".join(ref_joins)}
+        {joins}
+    """
+    pii = {c.name for c in table.columns if c.pii}
+    rows = Suite(
+        name=f"raw_{source}_{name}",
+        asset=(source, name),
+        description=f"Raw {source}.{name} (Parquet lake) against its contract. {table.description}",
+        rules=(*_contract_rules(table), *rules),
+        query=query,
+        pii=frozenset(pii | {f"{c.name}_found" for c in table.columns if c.references and c.pii}),
+        reads_warehouse=False,
+    )
+    return rows, _deliveries_suite(table)
+
+
+def _contract_rules(table: Entity) -> list[Rule]:
+    rules: list[Rule] = []
+    for column in table.columns:
+        c = column.name
+        if column.required:
+            rules.append(
+                critical(
+                    f"{c}_not_null",
+                    gxe.ExpectColumnValuesToNotBeNull(column=c),
+                    f"{c} is required by the contract; ingestion should have quarantined the row.",
+                )
+            )
+        if column.enum:
+            rules.append(
+                critical(
+                    f"{c}_in_contract_values",
+                    gxe.ExpectColumnValuesToBeInSet(column=c, value_set=list(column.enum)),
+                    f"{c} takes only the contract's values.",
+                )
+            )
+        if column.pattern:
+            rules.append(
+                critical(
+                    f"{c}_matches_contract_pattern",
+                    gxe.ExpectColumnValuesToMatchRegex(column=c, regex=f"^(?:{column.pattern})$"),
+                    f"{c} has the contract's format.",
+                )
+            )
+        if column.min_value is not None or column.max_value is not None:
+            rules.append(
+                critical(
+                    f"{c}_in_contract_range",
+                    gxe.ExpectColumnValuesToBeBetween(
+                        column=c, min_value=column.min_value, max_value=column.max_value
+                    ),
+                    f"{c} is within the contract's range.",
+                )
+            )
+        if column.references:
+            target = column.references.rsplit(".", 1)[0].replace(".", "_")
+            rules.append(
+                critical(
+                    f"{c}_exists_in_{target}",
+                    gxe.ExpectColumnPairValuesToBeEqual(column_A=c, column_B=f"{c}_found"),
+                    f"every {c} exists in {column.references} (the contract's reference).",
+                )
+            )
+    rules.append(
+        warning(
+            "rows_delivered",
+            gxe.ExpectTableRowCountToBeBetween(min_value=1),
+            "the table is empty: its source delivered nothing, or nothing valid.",
+        )
+    )
+    return rules
+
+
+def _deliveries_suite(table: Entity) -> Suite:
+    key = list(table.primary_key)
+    # a versioned entity (re-sent whenever it changes) may change twice between deliveries
+    if "updated_at" in table.column_names:
+        key.append("updated_at")
+    columns = ", ".join(_quote(c) for c in key)
+    content = ", ".join(_quote(c) for c in table.column_names)
+    return Suite(
+        name=f"raw_{table.source}_{table.name}_deliveries",
+        asset=(table.source, table.name),
+        description=f"Keys ({', '.join(key)}) of raw {table.source}.{table.name} per delivery "
+        "file: one version each.",
+        # min = max over the content hashes: one version (cheaper than a distinct count)
+        query=f"""
+            select
+                count(*) filter (where first_version <> last_version) as keys_with_two_versions,
+                count(*) as keys_per_file
+            from (
+                select {columns}, _source_file, min(hash({content})) as first_version,
+                    max(hash({content})) as last_version
+                from {raw_relation(table)}
+                group by all
+            )
+        """,
+        rules=(
+            warning(
+                "one_version_per_delivery",
+                gxe.ExpectColumnValuesToBeBetween(column="keys_with_two_versions", max_value=0),
+                f"a key ({', '.join(key)}) came twice with different content in one delivery "
+                "file; staging keeps the later line.",
+                observe=("keys_with_two_versions", "keys_per_file"),
+            ),
+        ),
+        reads_warehouse=False,
+    )

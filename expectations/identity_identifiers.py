@@ -1,0 +1,44 @@
+"""The normalised identifiers (identity.int_identity__identifiers): every value has the format
+its normaliser promises. All columns are personal data: no value ever leaves the check."""
+
+import great_expectations.expectations as gxe
+
+from expectations._shared import critical
+from orchestration.lib.quality.expectations import Suite
+
+# what the normalisers emit (dbt_project/macros/identity/normalise.sql, lib/identity/normalise.py)
+E164 = r"^\+[1-9][0-9]{6,14}$"
+EMAIL = r"^[^@\sA-Z]+@[^@\sA-Z]+\.[a-z]{2,}$"  # trimmed, lower case, local@domain.tld
+# GB 11643: region, birth date (YYYYMMDD), sequence, check character (checksum done upstream)
+NATIONAL_ID = (
+    r"^[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9X]$"
+)
+CARD_NO = r"^[0-9]{10}$"
+UNIONID = r"^[A-Za-z0-9_\-]{1,64}$"
+
+FORMATS = {
+    "phone": (E164, "a phone that is not E.164 would never match the same phone elsewhere."),
+    "email": (EMAIL, "an email that is not trimmed and lower-cased would not match."),
+    "national_id": (NATIONAL_ID, "a national ID outside GB 11643's format slipped through."),
+    "card_no": (CARD_NO, "a member card number is ten digits."),
+    "unionid": (UNIONID, "a unionid has the contract's id format."),
+}
+
+SUITE = Suite(
+    name="identity_identifiers",
+    asset=("identity", "int_identity__identifiers"),
+    description="Normalised identifiers, one column per type (long form pivoted, nulls elsewhere).",
+    query="select "
+    + ", ".join(
+        f"case when identifier_type = '{kind}' then identifier_value end as {kind}"
+        for kind in FORMATS
+    )
+    + " from identity.int_identity__identifiers",
+    rules=tuple(
+        critical(
+            f"{kind}_format", gxe.ExpectColumnValuesToMatchRegex(column=kind, regex=regex), why
+        )
+        for kind, (regex, why) in FORMATS.items()
+    ),
+    pii=frozenset(FORMATS),
+)

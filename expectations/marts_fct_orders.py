@@ -1,0 +1,102 @@
+"""marts.fct_orders: amounts after refunds not negative, known codes, and one row per staging
+order. Keys (unique, not null) and channel values are dbt tests of the model."""
+
+import great_expectations.expectations as gxe
+
+from expectations._shared import critical, warning
+from orchestration.lib.quality.expectations import Suite
+
+ORDERS = ("marts", "fct_orders")
+AMOUNTS = ("gross_amount", "discount_amount", "refund_amount", "shipping_fee")
+
+ROWS = Suite(
+    name="marts_fct_orders",
+    asset=ORDERS,
+    description="One row per order: codes, counts and money (CNY).",
+    query="""
+        select platform, status, fulfilment_mode, currency, line_count, item_count,
+            gross_amount, discount_amount, refund_amount, net_amount, shipping_fee
+        from marts.fct_orders
+    """,
+    rules=(
+        critical(
+            "net_amount_not_negative",
+            gxe.ExpectColumnValuesToBeBetween(column="net_amount", min_value=0),
+            "refunds and discounts exceed what was sold: revenue would go negative.",
+        ),
+        *(
+            critical(
+                f"{amount}_not_negative",
+                gxe.ExpectColumnValuesToBeBetween(column=amount, min_value=0),
+                f"a negative {amount.replace('_', ' ')}.",
+            )
+            for amount in AMOUNTS
+        ),
+        critical(
+            "discount_within_gross",
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="gross_amount", column_B="discount_amount", or_equal=True
+            ),
+            "an order discounted by more than its gross amount.",
+        ),
+        critical(
+            "item_count_not_negative",
+            gxe.ExpectColumnValuesToBeBetween(column="item_count", min_value=0),
+            "a negative number of units.",
+        ),
+        warning(
+            "has_lines",
+            gxe.ExpectColumnValuesToBeBetween(column="line_count", min_value=1),
+            "orders without any line (their lines were quarantined or not delivered) count "
+            "as orders worth nothing.",
+        ),
+        critical(
+            "platform_known",
+            gxe.ExpectColumnValuesToBeInSet(
+                column="platform", value_set=["miniprogram", "tmall", "jd", "store"]
+            ),
+            "platform is a shop platform or store.",
+        ),
+        critical(
+            "status_known",
+            gxe.ExpectColumnValuesToBeInSet(
+                column="status", value_set=["paid", "shipped", "completed", "cancelled"]
+            ),
+            "status is one of the order statuses.",
+        ),
+        critical(
+            "fulfilment_mode_known",
+            gxe.ExpectColumnValuesToBeInSet(
+                column="fulfilment_mode", value_set=["delivery", "click_and_collect", "in_store"]
+            ),
+            "fulfilment_mode is delivery, click_and_collect or in_store.",
+        ),
+        critical(
+            "currency_cny",
+            gxe.ExpectColumnValuesToBeInSet(column="currency", value_set=["CNY"]),
+            "every amount is in CNY: another currency would be summed as if it were.",
+        ),
+    ),
+)
+
+RECONCILIATION = Suite(
+    name="marts_fct_orders_reconciliation",
+    asset=ORDERS,
+    description="Staging orders and receipts against fct_orders.",
+    query="""
+        select
+            (select count(*) from staging.stg_ecommerce__orders)
+            + (select count(*) from staging.stg_pos__transactions) as staging_orders,
+            (select count(*) from marts.fct_orders) as fct_orders
+    """,
+    rules=(
+        critical(
+            "rows_match_staging",
+            gxe.ExpectColumnPairValuesToBeEqual(column_A="fct_orders", column_B="staging_orders"),
+            "fct_orders lost or duplicated shop orders or till receipts of staging.",
+            observe=("fct_orders", "staging_orders"),
+        ),
+    ),
+)
+
+SUITES = (ROWS, RECONCILIATION)

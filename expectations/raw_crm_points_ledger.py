@@ -1,0 +1,5 @@
+"""Raw crm.points_ledger against the contract (see expectations/_shared.py: raw_suites)."""
+
+from expectations._shared import raw_suites
+
+SUITES = raw_suites("crm", "points_ledger")

@@ -1,0 +1,39 @@
+"""Row-count reconciliation raw → staging: every staging model of a source table keeps exactly one
+row per distinct key of the raw table (its latest delivery). One suite per staging model."""
+
+import great_expectations.expectations as gxe
+
+from expectations._shared import critical, raw_relation
+from orchestration.lib.contracts import raw_tables
+from orchestration.lib.quality.expectations import Suite
+
+
+def _suite(source: str, name: str, key: tuple[str, ...], relation: str) -> Suite:
+    model = f"stg_{source}__{name}"
+    columns = ", ".join(key)
+    return Suite(
+        name=f"staging_{source}__{name}_reconciliation",
+        asset=("staging", model),
+        description=f"staging.{model} has one row per distinct key ({columns}) of raw "
+        f"{source}.{name}.",
+        query=f"""
+            select
+                (select count(*) from (select distinct {columns} from {relation})) as raw_keys,
+                (select count(*) from staging.{model}) as staging_rows
+        """,
+        rules=(
+            critical(
+                "rows_match_raw_keys",
+                gxe.ExpectColumnPairValuesToBeEqual(column_A="staging_rows", column_B="raw_keys"),
+                "staging lost or duplicated records of the raw layer: the deduplication on the "
+                "key is broken.",
+                observe=("staging_rows", "raw_keys"),
+            ),
+        ),
+    )
+
+
+SUITES = tuple(
+    _suite(table.source, table.name, table.primary_key, raw_relation(table))
+    for table in raw_tables()
+)

@@ -1,0 +1,701 @@
+"""Great Expectations suites run on frames read from DuckDB, with personal data kept out.
+
+A `Suite` (declared in `expectations/`, one module per validated asset) names the asset it checks,
+the SQL (or Python) that reads only the columns it needs, its rules, each a GE expectation with a
+severity, and its PII columns. `run_suite` reads the frame and validates it with GE's pandas
+datasource (GE's SQL datasource returns empty metrics on DuckDB). Every result is scrubbed before
+anything keeps it: unexpected values, indices and value counts of PII columns are dropped, and
+row indices are dropped everywhere. `DataDocs` renders the scrubbed results of a run as HTML.
+
+Plain code: no Dagster objects (see orchestration/defs/quality/checks.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import datetime as dt
+import fcntl
+import functools
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import great_expectations as gx
+import jinja2
+import jinja2.bccache
+import pandas as pd
+import pyarrow as pa
+from great_expectations.core import ExpectationSuiteValidationResult
+from great_expectations.core.expectation_validation_result import ExpectationValidationResult
+from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context import AbstractDataContext
+from great_expectations.data_context.types.base import (
+    DataContextConfig,
+    InMemoryStoreBackendDefaults,
+    ProgressBarsConfig,
+)
+from great_expectations.data_context.types.resource_identifiers import (
+    ExpectationSuiteIdentifier,
+    ValidationResultIdentifier,
+)
+from great_expectations.execution_engine import pandas_execution_engine
+from great_expectations.expectations.expectation import Expectation
+from great_expectations.expectations.metadata_types import FailureSeverity
+from great_expectations.render.view import view as gx_views
+
+from orchestration.lib.publish import attach_read_only
+
+# GE hashes every value of a frame for a "fingerprint" in the batch markers: as slow as the checks
+# themselves on millions of rows, and on a small frame of personal data a guessable digest.
+pandas_execution_engine.HASH_THRESHOLD = 0
+
+
+class _CompiledTemplates(jinja2.BytecodeCache):
+    """Data Docs views build a new Jinja environment per page and compile every template again
+    (about half a second per page); compiled templates are kept for the process instead."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if bucket.key in self._code:
+            bucket.bytecode_from_string(self._code[bucket.key])
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+gx_views.Environment = functools.partial(jinja2.Environment, bytecode_cache=_CompiledTemplates())
+
+Severity = Literal["critical", "warning"]
+CRITICAL: Severity = "critical"
+WARNING: Severity = "warning"
+
+SAMPLE_SIZE = 10  # unexpected values kept per rule (non-PII columns only)
+WITHHELD = "withheld: personal data"
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# result keys that can hold row values or row positions
+_VALUE_KEYS = ("partial_unexpected_list", "partial_unexpected_counts", "unexpected_list", "details")
+_INDEX_KEYS = (
+    "partial_unexpected_index_list",
+    "unexpected_index_list",
+    "unexpected_index_query",
+    "unexpected_index_column_names",
+    "unexpected_rows",
+)
+# expectations whose observed value is a count or a share, never a value of a row
+_AGGREGATE_TYPES = {
+    "expect_table_row_count_to_be_between",
+    "expect_table_row_count_to_equal",
+    "expect_column_unique_value_count_to_be_between",
+    "expect_column_proportion_of_unique_values_to_be_between",
+    "expect_column_proportion_of_non_null_values_to_be_between",
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One expectation of a suite; `name` becomes the Dagster check name (`ge_<name>`)."""
+
+    name: str
+    expectation: Expectation
+    severity: Severity
+    why: str  # one sentence: what a failure means
+    # columns of a small frame (a few rows, e.g. counts) whose values are the observed value
+    observe: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    asset: tuple[str, ...]  # the Dagster asset key the results attach to
+    description: str
+    rules: tuple[Rule, ...]
+    # SQL read from DuckDB; `{lake}` is replaced by the lake root. With `reads_warehouse` the
+    # warehouse is attached read-only and is the default database.
+    query: str | None = None
+    # or a Python function of (lake root, parameters) for what is not in DuckDB (the manifest)
+    frame: Callable[[Path, Mapping[str, float]], pd.DataFrame] | None = None
+    pii: frozenset[str] = frozenset()
+    reads_warehouse: bool = True
+    # other assets whose data the suite reads, beyond the checked one and its upstream
+    reads: tuple[tuple[str, ...], ...] = ()
+    # defaults of the `$PARAMETER`s its expectations use; a run may override them
+    parameters: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if (self.query is None) == (self.frame is None):
+            raise ValueError(f"suite {self.name}: give either a query or a frame function")
+        names = [rule.name for rule in self.rules]
+        bad = [name for name in names if not _NAME.match(name)]
+        if bad or len(set(names)) != len(names):
+            raise ValueError(
+                f"suite {self.name}: rule names must be unique lowercase identifiers; "
+                f"bad: {bad}, duplicated: {sorted({n for n in names if names.count(n) > 1})}"
+            )
+
+
+@dataclass(frozen=True)
+class ExpectationResult:
+    suite: str
+    name: str  # the rule's name
+    expectation: str  # GE expectation type
+    columns: tuple[str, ...]
+    passed: bool
+    severity: Severity
+    observed: str | int | float
+    threshold: str
+    rows: int | None  # rows the rule looked at
+    unexpected_count: int | None
+    unexpected_percent: float | None
+    samples: tuple[Any, ...] | None  # None: withheld (PII) or not applicable
+    pii: bool
+    description: str
+    error: str | None = None
+
+    @property
+    def column(self) -> str | None:
+        return self.columns[0] if self.columns else None
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    suite: Suite
+    rows: int
+    read_seconds: float
+    validate_seconds: float
+    results: tuple[ExpectationResult, ...]
+    # the scrubbed GE result, what Data Docs render; None when the frame could not be read
+    validation: ExpectationSuiteValidationResult | None = None
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+
+def new_context(data_docs: Path | None = None, store: Path | None = None) -> AbstractDataContext:
+    """An ephemeral GE context; with `data_docs`, a docs site there and the suites and scrubbed
+    results it renders kept as JSON in `store` (so every step of a run adds to one site)."""
+    defaults = InMemoryStoreBackendDefaults()
+    stores = copy.deepcopy(defaults.stores)
+    sites = {}
+    if data_docs is not None:
+        store = store or data_docs.parent / "ge_store"
+        for name, folder in (
+            (defaults.expectations_store_name, "expectations"),
+            (defaults.validation_results_store_name, "validations"),
+        ):
+            stores[name]["store_backend"] = {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(store / folder),
+            }
+        sites["run"] = {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(data_docs),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+    config = DataContextConfig(
+        store_backend_defaults=defaults,
+        stores=stores,
+        data_docs_sites=sites,
+        analytics_enabled=False,  # no network calls from a pipeline step
+        progress_bars=ProgressBarsConfig(globally=False),
+    )
+    return gx.get_context(mode="ephemeral", project_config=config)
+
+
+def read_frame(
+    suite: Suite,
+    *,
+    lake: Path,
+    warehouse: Path | None = None,
+    parameters: Mapping[str, float] | None = None,
+    lock_timeout_s: float = 300.0,
+) -> pd.DataFrame:
+    """The suite's frame: only the columns it needs, numbers as float64, times as ns."""
+    if suite.frame is not None:
+        return suite.frame(lake, {**suite.parameters, **(parameters or {})})
+    assert suite.query is not None
+    con = duckdb.connect()
+    try:
+        if suite.reads_warehouse:
+            if warehouse is None:
+                raise ValueError(f"suite {suite.name} reads the warehouse: give its path")
+            # read-only, waiting while another process writes it; closed before validating
+            attach_read_only(con, warehouse, "wh", lock_timeout_s)
+            con.execute("use wh")
+        table = con.sql(suite.query.replace("{lake}", str(lake))).to_arrow_table()
+    finally:
+        con.close()
+    return _to_pandas(table)
+
+
+def _to_pandas(table: pa.Table) -> pd.DataFrame:
+    # GE's pandas metrics are vectorised only for float/int and datetime64[ns] columns; decimals
+    # would arrive as Python objects and dates as datetime.date
+    fields = []
+    for item in table.schema:
+        kind = item.type
+        if pa.types.is_decimal(kind):
+            kind = pa.float64()
+        elif pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+            kind = pa.timestamp("ns")
+        fields.append(pa.field(item.name, kind))
+    return table.cast(pa.schema(fields)).to_pandas()
+
+
+def validate(
+    suite: Suite,
+    frame: pd.DataFrame,
+    *,
+    parameters: Mapping[str, float] | None = None,
+    read_seconds: float = 0.0,
+) -> SuiteResult:
+    """Validate a frame against the suite; every result comes back scrubbed."""
+    started = time.perf_counter()
+    # a context of its own: GE's execution engine keeps every frame it validated
+    context = new_context()
+    values = {**suite.parameters, **(parameters or {})}
+    expectations = []
+    for rule in suite.rules:
+        expectation = rule.expectation.copy(deep=True)
+        expectation.id = None
+        expectation.severity = FailureSeverity(rule.severity)
+        expectation.meta = {**(expectation.meta or {}), "check": rule.name}
+        expectation.notes = rule.why
+        expectation.catch_exceptions = True  # one broken rule does not hide the others
+        expectations.append(expectation)
+    gx_suite = context.suites.add_or_update(
+        gx.ExpectationSuite(name=suite.name, expectations=expectations)
+    )
+    asset = context.data_sources.add_pandas("omni360").add_dataframe_asset(suite.name)
+    definition = asset.add_batch_definition_whole_dataframe("frame")
+    batch = definition.get_batch(batch_parameters={"dataframe": frame})
+    validation = batch.validate(
+        gx_suite,
+        result_format={"result_format": "BASIC", "partial_unexpected_count": SAMPLE_SIZE},
+        expectation_parameters=values or None,
+    )
+    rules = {rule.name: rule for rule in suite.rules}
+    results = []
+    for evr in validation.results:
+        rule = rules[evr.expectation_config.meta["check"]]
+        pii = bool(set(_columns(evr.expectation_config.kwargs, rule)) & suite.pii)
+        scrub(evr, pii)
+        results.append(_result(suite, rule, evr, frame, pii))
+    validation.meta.get("batch_markers", {}).pop("pandas_data_fingerprint", None)
+    order = {rule.name: i for i, rule in enumerate(suite.rules)}
+    return SuiteResult(
+        suite=suite,
+        rows=len(frame),
+        read_seconds=round(read_seconds, 3),
+        validate_seconds=round(time.perf_counter() - started, 3),
+        results=tuple(sorted(results, key=lambda r: order[r.name])),
+        validation=validation,
+    )
+
+
+def run_suite(
+    suite: Suite,
+    *,
+    lake: Path,
+    warehouse: Path | None = None,
+    parameters: Mapping[str, float] | None = None,
+) -> SuiteResult:
+    """Read and validate; a suite that cannot run fails every one of its rules, saying why."""
+    started = time.perf_counter()
+    try:
+        frame = read_frame(suite, lake=lake, warehouse=warehouse, parameters=parameters)
+    except Exception as error:  # reported as failed checks, not as a crashed step
+        return failed_suite(suite, f"could not read the data: {_error_text(suite, error)}")
+    read_seconds = time.perf_counter() - started
+    try:
+        return validate(suite, frame, parameters=parameters, read_seconds=read_seconds)
+    except Exception as error:
+        return failed_suite(suite, f"could not validate: {_error_text(suite, error)}")
+
+
+def _error_text(suite: Suite, error: Exception) -> str:
+    # a conversion error quotes the value it could not convert
+    return type(error).__name__ if suite.pii else f"{type(error).__name__}: {error}"[:1000]
+
+
+def failed_suite(suite: Suite, error: str) -> SuiteResult:
+    results = tuple(
+        ExpectationResult(
+            suite=suite.name,
+            name=rule.name,
+            expectation=rule.expectation.expectation_type,
+            columns=_columns(rule.expectation.configuration.kwargs, rule),
+            passed=False,
+            severity=rule.severity,
+            observed="not measured",
+            threshold=threshold_text(
+                rule.expectation.expectation_type, rule.expectation.configuration.kwargs
+            ),
+            rows=None,
+            unexpected_count=None,
+            unexpected_percent=None,
+            samples=None,
+            pii=bool(set(_columns(rule.expectation.configuration.kwargs, rule)) & suite.pii),
+            description=f"not measured: {error}",
+            error=error,
+        )
+        for rule in suite.rules
+    )
+    return SuiteResult(suite, 0, 0.0, 0.0, results, None, error)
+
+
+def scrub(evr: ExpectationValidationResult, pii: bool) -> None:
+    """Remove row positions everywhere and, on PII columns, every value taken from a row."""
+    result = evr.result or {}
+    for key in _INDEX_KEYS:
+        result.pop(key, None)
+    if pii:
+        for key in _VALUE_KEYS:
+            result.pop(key, None)
+        if evr.expectation_config.type not in _AGGREGATE_TYPES:
+            result.pop("observed_value", None)
+    else:
+        result.pop("unexpected_list", None)
+        if "partial_unexpected_list" in result:
+            result["partial_unexpected_list"] = _plain(
+                result["partial_unexpected_list"][:SAMPLE_SIZE]
+            )
+    message = exception_message(evr.exception_info)
+    if message is not None:
+        # a message can quote the value that broke a comparison; tracebacks hold no more
+        message = message.split(":")[0] if pii else message[:500]
+    evr.exception_info = {
+        "raised_exception": message is not None,
+        "exception_message": message,
+        "exception_traceback": None,
+    }
+    evr.result = result
+
+
+def exception_message(info: Any) -> str | None:
+    """The error of an expectation: GE keeps it flat, or per metric when a metric failed."""
+    if not isinstance(info, dict):
+        return None
+    if info.get("raised_exception"):
+        return str(info.get("exception_message") or "error")
+    nested = [v for v in info.values() if isinstance(v, dict) and v.get("raised_exception")]
+    return "; ".join(str(v.get("exception_message") or "error") for v in nested) or None
+
+
+def _columns(kwargs: Mapping[str, Any], rule: Rule) -> tuple[str, ...]:
+    columns: list[str] = []
+    for key in ("column", "column_A", "column_B"):
+        if kwargs.get(key):
+            columns.append(kwargs[key])
+    columns.extend(kwargs.get("column_list") or [])
+    columns.extend(c for c in rule.observe if c not in columns)
+    return tuple(columns)
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe: dates and decimals as text, NaN as null."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if hasattr(value, "item"):  # numpy scalars
+        return _plain(value.item())
+    return str(value)
+
+
+def _result(
+    suite: Suite, rule: Rule, evr: ExpectationValidationResult, frame: pd.DataFrame, pii: bool
+) -> ExpectationResult:
+    config = evr.expectation_config
+    kwargs = dict(config.kwargs)
+    result = evr.result or {}
+    error = exception_message(evr.exception_info)
+    threshold = threshold_text(config.type, kwargs)
+    rows = result.get("element_count")
+    unexpected = result.get("unexpected_count")
+    percent = result.get("unexpected_percent")
+    if rule.observe:
+        observed: str | int | float = (
+            WITHHELD if pii else _observe(frame, rule.observe, kwargs.get("row_condition"))
+        )
+    elif "observed_value" in result:
+        observed = _observed_value(result["observed_value"])
+    elif unexpected is not None:
+        observed = f"{unexpected:,} of {rows:,} rows unexpected"
+    else:
+        observed = WITHHELD if pii else "not measured"
+    samples = None
+    if not pii and result.get("partial_unexpected_list"):
+        samples = tuple(result["partial_unexpected_list"])
+    passed = bool(evr.success) and not error
+    if error:
+        description = f"could not evaluate: {error}"
+    elif passed:
+        description = f"{observed}; expected {threshold}"
+    else:
+        description = f"{observed}; expected {threshold}. {rule.why}"
+        if samples:
+            description += f" Unexpected values (up to {SAMPLE_SIZE}): {_short(list(samples))}"
+        elif pii and unexpected:
+            description += " Unexpected values withheld: personal data."
+    return ExpectationResult(
+        suite=suite.name,
+        name=rule.name,
+        expectation=config.type,
+        columns=_columns(kwargs, rule),
+        passed=passed,
+        severity=rule.severity,
+        observed=observed,
+        threshold=threshold,
+        rows=rows,
+        unexpected_count=unexpected,
+        unexpected_percent=None if percent is None else round(float(percent), 4),
+        samples=samples,
+        pii=pii,
+        description=description,
+        error=error,
+    )
+
+
+def _observe(frame: pd.DataFrame, columns: Sequence[str], row_condition: Any) -> str:
+    rows = frame[_condition_mask(frame, row_condition)] if row_condition else frame
+    if rows.empty:
+        return "no rows"
+    lines = []
+    for _, row in rows.head(3).iterrows():
+        lines.append(", ".join(f"{c}={_fmt(row[c])}" for c in columns))
+    return "; ".join(lines)
+
+
+_COMPARE = {
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def _condition_mask(frame: pd.DataFrame, condition: Any) -> pd.Series:
+    """The rows a GE row condition (as serialised in the result) selects."""
+    if isinstance(condition, str):
+        return frame.eval(condition)
+    kind = condition.get("type")
+    if kind == "pass_through":
+        return frame.eval(condition["pass_through_filter"])
+    if kind == "comparison":
+        column = frame[condition["column"]["name"]]
+        return _COMPARE[condition["operator"]](column, condition["parameter"]).fillna(False)
+    if kind in ("and", "or"):
+        masks = [_condition_mask(frame, c) for c in condition["conditions"]]
+        combined = masks[0]
+        for mask in masks[1:]:
+            combined = combined & mask if kind == "and" else combined | mask
+        return combined
+    raise ValueError(f"row condition not understood: {condition}")
+
+
+def _observed_value(value: Any) -> str | int | float:
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | float):
+        return value if not (isinstance(value, float) and math.isnan(value)) else "NaN"
+    return _short(_plain(value))
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat() if value == value.normalize() else value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "null"
+    if isinstance(value, float) and value.is_integer():
+        return f"{int(value):,}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.3g}"
+    return str(value)
+
+
+def _short(value: Any, limit: int = 300) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _condition_text(condition: Any) -> str | None:
+    if not condition:
+        return None
+    if isinstance(condition, str):
+        return condition
+    if hasattr(condition, "to_dict"):
+        condition = condition.to_dict()
+    elif hasattr(condition, "dict"):
+        condition = condition.dict()
+    kind = condition.get("type")
+    if kind == "pass_through":
+        return condition["pass_through_filter"]
+    if kind == "comparison":
+        value = condition["parameter"]
+        value = f'"{value}"' if isinstance(value, str) else value
+        return f"{condition['column']['name']} {condition['operator']} {value}"
+    if kind in ("and", "or"):
+        return f" {kind} ".join(f"({_condition_text(c)})" for c in condition["conditions"])
+    return str(condition)
+
+
+def threshold_text(expectation_type: str, kwargs: Mapping[str, Any]) -> str:
+    """The rule in words, from the expectation's (parameter-substituted) arguments."""
+    col = kwargs.get("column")
+    a, b = kwargs.get("column_A"), kwargs.get("column_B")
+    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    kind = expectation_type.removeprefix("expect_")
+    if kind == "column_values_to_not_be_null":
+        text = f"{col} is not null"
+    elif kind == "column_values_to_be_unique":
+        text = f"{col} is unique"
+    elif kind in (
+        "compound_columns_to_be_unique",
+        "select_column_values_to_be_unique_within_record",
+    ):
+        text = f"({', '.join(kwargs.get('column_list') or [])}) is unique"
+    elif kind == "column_values_to_be_in_set":
+        text = f"{col} in {{{', '.join(map(str, kwargs.get('value_set') or []))}}}"
+    elif kind == "column_values_to_not_be_in_set":
+        text = f"{col} not in {{{', '.join(map(str, kwargs.get('value_set') or []))}}}"
+    elif kind == "column_values_to_match_regex":
+        text = f"{col} matches {kwargs.get('regex')}"
+    elif kind == "column_values_to_be_between":
+        text = _between(col, low, high, kwargs)
+    elif kind == "column_pair_values_to_be_equal":
+        text = f"{a} = {b}"
+    elif kind == "column_pair_values_a_to_be_greater_than_b":
+        text = f"{a} {'>=' if kwargs.get('or_equal') else '>'} {b}"
+    elif kind == "column_pair_values_to_be_in_set":
+        pairs = ", ".join(f"({x}, {y})" for x, y in kwargs.get("value_pairs_set") or [])
+        text = f"({a}, {b}) in {{{pairs}}}"
+    elif kind == "column_distinct_values_to_contain_set":
+        text = f"{col} includes {{{', '.join(map(str, kwargs.get('value_set') or []))}}}"
+    elif kind.startswith("table_row_count"):
+        text = (
+            _between("rows", low, high, kwargs)
+            if "value" not in kwargs
+            else f"rows = {kwargs['value']}"
+        )
+    elif kind.startswith("column_") and kind.endswith("_to_be_between"):
+        stat = kind.removeprefix("column_").removesuffix("_to_be_between")
+        text = _between(f"{stat}({col})", low, high, kwargs)
+    else:
+        shown = {k: v for k, v in kwargs.items() if k not in ("batch_id", "row_condition")}
+        text = f"{kind} {_short(_plain(shown))}"
+    condition = _condition_text(kwargs.get("row_condition"))
+    if condition:
+        text += f" where {condition}"
+    mostly = kwargs.get("mostly")
+    if mostly is not None and mostly < 1:
+        text += f" on at least {mostly:.1%} of rows"
+    return text
+
+
+def _between(name: str, low: Any, high: Any, kwargs: Mapping[str, Any]) -> str:
+    lower = "<" if kwargs.get("strict_min") else "<="
+    upper = "<" if kwargs.get("strict_max") else "<="
+    if low is not None and high is not None:
+        return f"{_fmt(low)} {lower} {name} {upper} {_fmt(high)}"
+    if low is not None:
+        return f"{name} {'>' if kwargs.get('strict_min') else '>='} {_fmt(low)}"
+    return f"{name} {upper} {_fmt(high)}"
+
+
+class DataDocs:
+    """GE Data Docs of one run at `root` (entry page `root/index.html`), built from scrubbed
+    results only. Several steps (or processes) of a run add to the same site, one at a time."""
+
+    def __init__(self, root: Path, run_name: str) -> None:
+        self.root = root
+        self.store = root.parent / "ge_store"  # the suites and scrubbed results, as JSON
+        self.run_name = run_name
+
+    @property
+    def index(self) -> Path:
+        return self.root / "index.html"
+
+    def add(self, results: Sequence[SuiteResult]) -> dict[str, Path]:
+        """Store the results, render their pages and the index; return the page of each suite."""
+        done = [r for r in results if r.validation is not None]
+        if not done:
+            return {}
+        self.root.mkdir(parents=True, exist_ok=True)
+        pages: dict[str, Path] = {}
+        with _locked(self.root.parent / ".data_docs.lock"):
+            context = new_context(self.root, self.store)
+            keys: list[Any] = []
+            for result in done:
+                validation = result.validation
+                assert validation is not None
+                name = result.suite.name
+                context.suites.add_or_update(
+                    gx.ExpectationSuite(name=name, expectations=_configurations(validation))
+                )
+                run_id = RunIdentifier(run_name=self.run_name, run_time=dt.datetime.now(dt.UTC))
+                validation.meta["run_id"] = run_id
+                key = ValidationResultIdentifier(
+                    expectation_suite_identifier=ExpectationSuiteIdentifier(name=name),
+                    run_id=run_id,
+                    batch_identifier=validation.batch_id or name,
+                )
+                context.validation_results_store.set(key, validation)
+                keys += [key, ExpectationSuiteIdentifier(name=name)]
+                pages[name] = key
+            context.build_data_docs(resource_identifiers=keys)
+            for name, key in pages.items():
+                urls = context.get_docs_sites_urls(resource_identifier=key)
+                url = urls[0]["site_url"] if urls else None
+                pages[name] = Path(url.removeprefix("file://")) if url else self.index
+        return pages
+
+
+def _configurations(validation: ExpectationSuiteValidationResult) -> list[Any]:
+    """The validated expectations as the suite page shows them (parameters filled in)."""
+    configurations = []
+    for evr in validation.results:
+        config = copy.deepcopy(evr.expectation_config)
+        config.kwargs.pop("batch_id", None)
+        config.id = None
+        configurations.append(config)
+    return configurations
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,159 @@
+"""The Great Expectations checks in the real job on the committed sample: every one ran and passed
+or warns with a reason, the Data Docs of the run hold no personal data, and a failed critical
+check on a mart stops the publication while the previous snapshot stays readable."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration import settings
+from orchestration.defs.publish.assets import SNAPSHOT
+from orchestration.defs.quality.checks import PREFIX, SUITES, check_key
+from orchestration.lib.publish import read_manifest, snapshot_path, verify_snapshot
+from tests.integration.conftest import SampleRun
+
+LINES = dg.AssetKey(["marts", "fct_order_lines"])
+
+
+def ge_evaluations(result: dg.ExecuteInProcessResult) -> dict[dg.AssetCheckKey, object]:
+    return {
+        dg.AssetCheckKey(e.asset_key, e.check_name): e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name.startswith(PREFIX)
+    }
+
+
+def test_every_ge_check_ran_and_passed_or_warns_with_a_reason(sample_run: SampleRun):
+    evaluations = ge_evaluations(sample_run.result)
+    expected = {check_key(suite, rule.name) for suite in SUITES for rule in suite.rules}
+    assert set(evaluations) == expected and len(expected) > 200
+    for key, evaluation in evaluations.items():
+        metadata = evaluation.metadata
+        assert {"observed", "threshold", "severity"} <= set(metadata), key
+        if not evaluation.passed:
+            assert evaluation.severity == dg.AssetCheckSeverity.WARN, key
+            assert metadata["severity"].value == "warning" and evaluation.description, key
+    # what the committed sample is known to hold: an old sample, thin last deliveries, and
+    # till lines whose receipt was quarantined
+    warned = {k.name for k, e in evaluations.items() if not e.passed}
+    assert {"ge_freshness_age_pos", "ge_volume_pos", "ge_every_line_has_its_order"} <= warned
+    quantity = evaluations[dg.AssetCheckKey(LINES, "ge_quantity_positive")]
+    assert quantity.passed and quantity.metadata["threshold"].value == "quantity >= 1"
+    assert quantity.metadata["observed"].value.startswith("0 of ")
+
+
+def test_the_data_docs_of_the_run_cover_every_suite_and_hold_no_personal_data(
+    sample_run: SampleRun,
+):
+    evaluations = ge_evaluations(sample_run.result).values()
+    pages = {Path(e.metadata["data_docs"].value) for e in evaluations}
+    root = next(p for p in next(iter(pages)).parents if p.name == "data_docs")
+    assert root.name == "data_docs" and root.parent.name == sample_run.result.run_id
+    assert all(page.is_file() and root in page.parents for page in pages)
+    index = (root / "index.html").read_text(encoding="utf-8")
+    assert all(suite.name in index for suite in SUITES)
+    values = personal_values(sample_run)
+    assert len(values) > 1000
+    # the HTML, and the stored results and suites it is rendered from
+    files = [*root.rglob("*"), *(root.parent / "ge_store").rglob("*")]
+    docs = "".join(
+        p.read_text(encoding="utf-8", errors="replace")
+        for p in files
+        if p.is_file() and p.suffix in (".html", ".json")
+    )
+    assert [v for v in set(values) if v in docs] == []
+
+
+def personal_values(run: SampleRun) -> list[str]:
+    """Phones, emails, national IDs, card numbers and openids of the sample, raw and normalised."""
+    raw = f"'{run.lake}/raw/{{}}/*.parquet'"
+    query = " union all ".join(
+        f"select cast({column} as varchar) from read_parquet({raw.format(table)})"
+        for table, columns in (
+            ("crm/members", ("phone", "email", "national_id", "card_no")),
+            ("ecommerce/customers", ("phone", "email")),
+            ("social/accounts", ("openid", "unionid", "phone")),
+        )
+        for column in columns
+    )
+    with duckdb.connect() as con:
+        values = [row[0] for row in con.execute(query).fetchall()]
+    with duckdb.connect(str(run.warehouse), read_only=True) as con:
+        values += [
+            row[0]
+            for row in con.execute(
+                "select identifier_value from identity.int_identity__identifiers"
+            ).fetchall()
+        ]
+    return sorted({v for v in values if v and len(v) >= 8})
+
+
+@pytest.fixture
+def warehouse_copy(sample_run: SampleRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The sample run's warehouse and published snapshot, copied: the session's stay untouched.
+    The staging views read the session's lake (read-only)."""
+    warehouse = tmp_path / "warehouse" / "omni360.duckdb"
+    warehouse.parent.mkdir()
+    shutil.copy2(sample_run.warehouse, warehouse)
+    published = tmp_path / "published"
+    shutil.copytree(sample_run.warehouse.parent / "published", published, symlinks=True)
+    for var in ("OMNI360_LANDING", "OMNI360_WAREHOUSE", "OMNI360_LAKE", "OMNI360_PUBLISHED"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("OMNI360_REPORTS", str(tmp_path / "reports"))
+    settings.export_env(sample_run.landing, warehouse, sample_run.lake, published)
+    return warehouse, published
+
+
+def publish_after_line_checks(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    """The publication and the GE checks of fct_order_lines, as a run selects them."""
+    from orchestration.definitions import defs
+
+    line_checks = [
+        check_key(s, r.name) for s in SUITES if s.asset == tuple(LINES.path) for r in s.rules
+    ]
+    job = dg.define_asset_job(
+        "publish_after_line_checks",
+        selection=dg.AssetSelection.assets(SNAPSHOT) | dg.AssetSelection.checks(*line_checks),
+    )
+    definitions = dg.Definitions.merge(defs(), dg.Definitions(jobs=[job]))
+    return definitions.resolve_job_def(job.name).execute_in_process(
+        instance=instance, raise_on_error=False
+    )
+
+
+def test_a_failed_critical_check_on_a_mart_stops_publication_and_keeps_the_snapshot(
+    warehouse_copy,
+):
+    warehouse, published = warehouse_copy
+    snapshot = snapshot_path(published)
+    instance = dg.DagsterInstance.ephemeral()
+
+    # control: with sound marts the same selection publishes
+    clean = publish_after_line_checks(instance)
+    assert clean.success
+    assert read_manifest(snapshot).run_id == clean.run_id
+    assert verify_snapshot(snapshot, warehouse) == []
+
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "update marts.fct_order_lines set quantity = -1 "
+            "where order_line_id = (select min(order_line_id) from marts.fct_order_lines)"
+        )
+    planted = publish_after_line_checks(instance)
+    failed = ge_evaluations(planted)[dg.AssetCheckKey(LINES, "ge_quantity_positive")]
+    assert not failed.passed and failed.severity == dg.AssetCheckSeverity.ERROR
+    assert failed.metadata["observed"].value.startswith("1 of ")
+    assert failed.metadata["unexpected_samples"].value == [-1]
+    assert not planted.success
+    # Dagster never started the publication: the blocking check's step failed before it
+    started = {e.step_key for e in planted.all_events if e.event_type_value == "STEP_START"}
+    assert "ge_marts__fct_order_lines" in started and "publish__marts_snapshot" not in started
+    assert SNAPSHOT not in {e.asset_key for e in planted.get_asset_materialization_events()}
+    # the snapshot of the control run is still the published one, whole and readable
+    assert read_manifest(snapshot).run_id == clean.run_id
+    assert verify_snapshot(snapshot) == []

@@ -1,0 +1,398 @@
+"""The GE runner on small frames: failures fail with observed and threshold, personal data never
+reaches a result or the Data Docs, and the suites of expectations/ hold together."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import duckdb
+import great_expectations.expectations as gxe
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from great_expectations.expectations.row_conditions import Column
+
+from expectations import all_suites
+from expectations._shared import critical, raw_table, warning
+from expectations.ingest_landing_scan import PARAMETERS, deliveries
+from expectations.ingest_landing_scan import SUITE as DELIVERIES
+from orchestration.lib.contracts import ENTITIES, entity
+from orchestration.lib.ingest.lake import Lake, ManifestEntry, raw_schema
+from orchestration.lib.quality.expectations import (
+    DataDocs,
+    Suite,
+    SuiteResult,
+    run_suite,
+    threshold_text,
+    validate,
+)
+from orchestration.settings import DBT_PROJECT_DIR
+
+# fake personal data, distinctive enough to find anywhere it leaks
+PHONES = ["13912345678", "+86 139 8765 4321", "+8613700001111"]
+EMAILS = ["Secret.Person@Example.com", "hidden.user@example.org", "ok@example.com"]
+
+
+def frame_suite(rules, pii=(), name="small") -> Suite:
+    return Suite(
+        name=name,
+        asset=("test", name),
+        description="a small frame",
+        rules=tuple(rules),
+        frame=lambda lake, parameters: pd.DataFrame(),
+        pii=frozenset(pii),
+        reads_warehouse=False,
+    )
+
+
+def by_name(result: SuiteResult) -> dict:
+    return {r.name: r for r in result.results}
+
+
+@pytest.fixture
+def orders() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "order_id": ["EO1", "EO2", "EO3", "EO4"],
+            "quantity": [1, -2, 3, 0],
+            "status": ["paid", "lost", "completed", "paid"],
+            "net_amount": [10.0, 5.0, 0.0, 7.5],
+            "phone": PHONES + [None],
+            "email": EMAILS + [None],
+        }
+    )
+
+
+@pytest.fixture
+def order_suite() -> Suite:
+    return frame_suite(
+        [
+            critical(
+                "quantity_positive",
+                gxe.ExpectColumnValuesToBeBetween(column="quantity", min_value=1),
+                "units must be positive.",
+            ),
+            critical(
+                "status_known",
+                gxe.ExpectColumnValuesToBeInSet(column="status", value_set=["paid", "completed"]),
+                "status is known.",
+            ),
+            critical(
+                "net_amount_not_negative",
+                gxe.ExpectColumnValuesToBeBetween(column="net_amount", min_value=0),
+                "no negative amounts.",
+            ),
+            critical(
+                "phone_e164",
+                gxe.ExpectColumnValuesToMatchRegex(column="phone", regex=r"^\+[1-9][0-9]{6,14}$"),
+                "phones are E.164.",
+            ),
+            warning(
+                "email_lower_case",
+                gxe.ExpectColumnValuesToMatchRegex(column="email", regex=r"^[^A-Z]+$"),
+                "emails are lower case.",
+            ),
+        ],
+        pii={"phone", "email"},
+        name="orders",
+    )
+
+
+def test_a_failing_expectation_fails_with_observed_threshold_and_samples(orders, order_suite):
+    results = by_name(validate(order_suite, orders))
+    quantity = results["quantity_positive"]
+    assert not quantity.passed and quantity.severity == "critical"
+    assert quantity.observed == "2 of 4 rows unexpected"
+    assert quantity.threshold == "quantity >= 1"
+    assert quantity.unexpected_count == 2 and quantity.unexpected_percent == 50.0
+    assert quantity.samples == (-2, 0) and not quantity.pii
+    assert "-2" in quantity.description and "units must be positive." in quantity.description
+    status = results["status_known"]
+    assert not status.passed and status.samples == ("lost",)
+    assert status.threshold == "status in {paid, completed}"
+
+
+def test_a_passing_expectation_passes_and_still_reports_what_it_saw(orders, order_suite):
+    amount = by_name(validate(order_suite, orders))["net_amount_not_negative"]
+    assert amount.passed and amount.unexpected_count == 0 and amount.rows == 4
+    assert amount.observed == "0 of 4 rows unexpected" and amount.threshold == "net_amount >= 0"
+    assert amount.samples is None
+
+
+def test_pii_values_never_reach_results_or_data_docs(orders, order_suite, tmp_path):
+    result = validate(order_suite, orders)
+    phone, email = by_name(result)["phone_e164"], by_name(result)["email_lower_case"]
+    # they fail, and say so, without the values
+    assert not phone.passed and phone.unexpected_count == 2 and phone.pii
+    assert not email.passed and email.severity == "warning" and email.samples is None
+    assert "withheld: personal data" in phone.description
+    typed = json.dumps([asdict(r) for r in result.results], default=str)
+    scrubbed = json.dumps(result.validation.to_json_dict(), default=str)
+    pages = DataDocs(tmp_path / "data_docs", "run-1").add([result])
+    docs = _files_text(tmp_path)  # the HTML and the stored results it is rendered from
+    assert pages["orders"].is_file() and (tmp_path / "data_docs" / "index.html").is_file()
+    assert any(tmp_path.rglob("*.json")) and "phone_e164" in docs
+    for value in PHONES + EMAILS:
+        for text in (typed, scrubbed, docs):
+            assert value not in text and value.lower() not in text
+    # the docs do show the samples of columns that are not personal data
+    page = pages["orders"].read_text(encoding="utf-8")
+    assert "lost" in page and "quantity" in page
+
+
+def _files_text(root: Path) -> str:
+    return "".join(
+        p.read_text(encoding="utf-8", errors="replace") for p in root.rglob("*") if p.is_file()
+    )
+
+
+def test_row_positions_are_dropped_and_the_fingerprint_is_not_computed(orders, order_suite):
+    result = validate(order_suite, orders)
+    for evr in result.validation.results:
+        for key in ("partial_unexpected_index_list", "unexpected_index_list", "unexpected_list"):
+            assert key not in evr.result
+    assert "pandas_data_fingerprint" not in result.validation.meta.get("batch_markers", {})
+
+
+def test_observed_columns_of_a_one_row_frame_are_the_observed_value():
+    suite = frame_suite(
+        [
+            critical(
+                "rows_match",
+                gxe.ExpectColumnPairValuesToBeEqual(column_A="staging_rows", column_B="raw_keys"),
+                "rows lost.",
+                observe=("staging_rows", "raw_keys"),
+            )
+        ]
+    )
+    [item] = validate(suite, pd.DataFrame({"staging_rows": [1719], "raw_keys": [1720]})).results
+    assert not item.passed
+    assert item.observed == "staging_rows=1,719, raw_keys=1,720"
+    assert item.threshold == "staging_rows = raw_keys"
+
+
+def test_a_suite_that_cannot_read_its_data_fails_every_rule_and_says_why(tmp_path):
+    suite = Suite(
+        name="broken",
+        asset=("test", "broken"),
+        description="reads a table that is not there",
+        rules=(
+            critical("a", gxe.ExpectColumnValuesToNotBeNull(column="x"), "x is required."),
+            warning("b", gxe.ExpectTableRowCountToBeBetween(min_value=1), "rows expected."),
+        ),
+        query="select x from marts.not_there",
+    )
+    warehouse = tmp_path / "wh.duckdb"
+    duckdb.connect(str(warehouse)).close()
+    result = run_suite(suite, lake=tmp_path, warehouse=warehouse)
+    assert [r.passed for r in result.results] == [False, False]
+    assert all("not_there" in (r.error or "") for r in result.results)
+    assert result.results[0].observed == "not measured"
+
+
+def test_expectation_parameters_default_and_override():
+    suite = Suite(
+        name="lag",
+        asset=("test", "lag"),
+        description="lag",
+        rules=(
+            warning(
+                "lag_small",
+                gxe.ExpectColumnValuesToBeBetween(
+                    column="lag_days", max_value={"$PARAMETER": "max_lag"}
+                ),
+                "late.",
+            ),
+        ),
+        frame=lambda lake, parameters: pd.DataFrame(),
+        parameters={"max_lag": 5.0},
+    )
+    frame = pd.DataFrame({"lag_days": [3.0]})
+    assert validate(suite, frame).results[0].passed
+    [strict] = validate(suite, frame, parameters={"max_lag": 2.0}).results
+    assert not strict.passed and strict.threshold == "lag_days <= 2"
+
+
+def test_thresholds_read_as_rules():
+    assert threshold_text("expect_column_values_to_be_between", {"column": "q", "min_value": 1})
+    assert (
+        threshold_text(
+            "expect_column_values_to_be_between",
+            {"column": "s", "min_value": 1, "max_value": 5, "mostly": 0.95},
+        )
+        == "1 <= s <= 5 on at least 95.0% of rows"
+    )
+    condition = (Column("fulfilment") == "click_and_collect").dict()
+    assert (
+        threshold_text(
+            "expect_column_values_to_not_be_null", {"column": "p", "row_condition": condition}
+        )
+        == 'p is not null where fulfilment == "click_and_collect"'
+    )
+    assert (
+        threshold_text(
+            "expect_column_pair_values_a_to_be_greater_than_b",
+            {"column_A": "a", "column_B": "b", "or_equal": True},
+        )
+        == "a >= b"
+    )
+
+
+def _write_raw(lake: Path, source: str, name: str, rows: list[dict], file: str) -> None:
+    table = raw_table(source, name)
+    schema = raw_schema(table)
+    folder = lake / "raw" / source / name
+    folder.mkdir(parents=True, exist_ok=True)
+    full = [{f.name: row.get(f.name) for f in schema} | {"_source_file": file} for row in rows]
+    pq.write_table(pa.Table.from_pylist(full, schema=schema), folder / f"{len(rows)}.parquet")
+
+
+def test_the_raw_suite_catches_rows_that_break_the_contract(tmp_path):
+    now = dt.datetime(2026, 3, 1, 10)
+    good = {
+        "member_id": "M1",
+        "card_no": "8800123456",
+        "name": "张伟",
+        "phone": "13800138000",
+        "registered_at": now,
+        "tier": "gold",
+        "updated_at": now,
+    }
+    rows = [
+        good,
+        good,  # an exact duplicate line: allowed
+        {**good, "member_id": None, "card_no": "88001"},
+        {**good, "member_id": "M3", "tier": "platinum"},
+        {**good, "name": "Other"},  # M1 again in the same file, with other content
+    ]
+    _write_raw(tmp_path, "crm", "members", rows, "crm/members/2026-03-02/members.csv")
+    rows_suite, versions_suite = (s for s in all_suites() if s.asset == ("crm", "members"))
+    failed = {r.name for r in run_suite(rows_suite, lake=tmp_path).results if not r.passed}
+    assert failed == {
+        "member_id_not_null",
+        "card_no_matches_contract_pattern",
+        "tier_in_contract_values",
+    }
+    card = by_name(run_suite(rows_suite, lake=tmp_path))["card_no_matches_contract_pattern"]
+    assert card.pii and card.samples is None  # card numbers are personal data
+    [versions] = run_suite(versions_suite, lake=tmp_path).results
+    assert not versions.passed and versions.severity == "warning"
+    assert versions.observed == "keys_with_two_versions=1, keys_per_file=3"
+
+
+def _manifest(lake: Path, source: str, name: str, delivered: dict[str, int]) -> None:
+    target = entity(source, name)
+    folder = Lake(lake).manifest_dir(target)
+    folder.mkdir(parents=True, exist_ok=True)
+    for date, rows in delivered.items():
+        entry = ManifestEntry(
+            file_id=f"{name}-{date}",
+            source_file=f"{source}/{name}/{date}/f.csv",
+            source=source,
+            entity=name,
+            delivery_date=date,
+            size_bytes=1,
+            sha256="0",
+            load_id="l",
+            loaded_at="2026-01-01T00:00:00",
+            status="loaded",
+            duplicate_of=None,
+            rows_read=rows,
+            rows_loaded=rows,
+            rows_quarantined=0,
+            child_rows_loaded=0,
+            rows_with_warnings=0,
+        )
+        (folder / f"{entry.file_id}.json").write_text(json.dumps(asdict(entry)), encoding="utf-8")
+
+
+def test_deliveries_measure_lag_age_and_volume_per_source(tmp_path):
+    today = dt.datetime.now(dt.UTC).date()
+    days = [(today - dt.timedelta(days=n)).isoformat() for n in range(10, -1, -1)]
+    _manifest(tmp_path, "crm", "members", {d: 100 for d in days[:-3]})  # stopped 3 days ago
+    _manifest(tmp_path, "ecommerce", "orders", {d: 100 for d in days[:-1]} | {days[-1]: 500})
+    _manifest(tmp_path, "pos", "transactions", {d: 100 for d in days})
+    frame = deliveries(tmp_path, PARAMETERS).set_index("source")
+    assert frame.loc["crm", "lag_days"] == 3 and frame.loc["crm", "age_days"] == 3
+    assert frame.loc["ecommerce", "volume_ratio"] == 5.0 and frame.loc["pos", "volume_ratio"] == 1
+    assert pd.isna(frame.loc["social", "latest_delivery"])
+    results = by_name(run_suite(DELIVERIES, lake=tmp_path))
+    failed = {name for name, r in results.items() if not r.passed}
+    assert failed == {"freshness_lag_crm", "volume_ecommerce", "every_source_delivered"}
+    assert results["freshness_lag_crm"].observed == f"latest_delivery={days[-4]}, lag_days=3"
+    assert results["freshness_lag_crm"].threshold == 'lag_days <= 2 where source == "crm"'
+    assert all(r.severity == "warning" for r in results.values())
+
+
+def test_every_rule_column_that_holds_personal_data_is_declared_pii():
+    manifest = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text("utf-8"))
+    model_pii = {
+        (node["schema"], node["name"]): {
+            name
+            for name, column in node["columns"].items()
+            if (column.get("meta") or {}).get("pii") or "pii" in (column.get("tags") or [])
+        }
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+    }
+    contract_pii = {
+        (e.source, t.name): {c.name for c in t.columns if c.pii}
+        for e in ENTITIES
+        for t in e.raw_tables
+    }
+    for suite in all_suites():
+        personal = contract_pii.get(suite.asset) or model_pii.get(suite.asset, set())
+        for rule in suite.rules:
+            kwargs = rule.expectation.configuration.kwargs
+            columns = {kwargs.get(k) for k in ("column", "column_A", "column_B")}
+            columns |= set(kwargs.get("column_list") or []) | set(rule.observe)
+            assert not (columns & personal) - suite.pii, (suite.name, rule.name)
+
+
+def test_the_suites_cover_every_raw_table_and_the_layers_named_in_the_issue():
+    assets = {s.asset for s in all_suites()}
+    for e in ENTITIES:
+        for t in e.raw_tables:
+            assert (t.source, t.name) in assets
+            assert ("staging", f"stg_{t.source}__{t.name}") in assets
+    for asset in (
+        ("identity", "int_identity__identifiers"),
+        ("identity", "customer_xref"),
+        ("marts", "fct_orders"),
+        ("marts", "fct_order_lines"),
+        ("marts", "dim_customer"),
+        ("ingest", "landing_scan"),
+    ):
+        assert asset in assets
+
+
+def test_checks_are_one_per_rule_and_blocking_exactly_when_critical():
+    import dagster as dg
+
+    from orchestration.defs.quality.checks import DeliveryThresholds, build_asset_checks
+
+    suites = all_suites()
+    checks = build_asset_checks(suites)
+    specs = {spec.key: spec for c in checks for spec in c.check_specs}
+    rules = {(s.asset, r.name): r.severity for s in suites for r in s.rules}
+    assert len(specs) == len(rules)
+    for (asset, name), severity in rules.items():
+        spec = specs[dg.AssetCheckKey(dg.AssetKey(list(asset)), "ge_" + name)]
+        assert spec.blocking == (severity == "critical")
+    assert set(DeliveryThresholds.model_fields) == set(PARAMETERS) == set(DELIVERIES.parameters)
+
+
+def test_data_docs_collect_every_suite_of_a_run(orders, order_suite, tmp_path):
+    docs = DataDocs(tmp_path / "data_docs", "run-2")
+    other = frame_suite(
+        [warning("rows", gxe.ExpectTableRowCountToBeBetween(min_value=1), "rows.")],
+        name="other",
+    )
+    docs.add([validate(order_suite, orders)])
+    docs.add([validate(other, orders)])
+    index = (tmp_path / "data_docs" / "index.html").read_text(encoding="utf-8")
+    assert "orders" in index and "other" in index
