@@ -176,6 +176,9 @@ def _materialize(landing: Path | None, warehouse: Path | None, selection: str) -
             # Dagster's console log is for the UI; _report says what failed, in fewer words
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
+    from orchestration.lib import progress
+
+    progress.clear()  # the listener writes to this command's stdout, which ends with it
     _say(f"dbt and step output: {log_path}")
     code = _report(result, started)
     return _audit(instance, result.run_id, graph, landing, warehouse, started) or code

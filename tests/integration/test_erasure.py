@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from orchestration import settings
 from orchestration.cli import app
+from orchestration.lib import progress
 from orchestration.lib.contracts import ENTITIES
 from orchestration.lib.identity import normalise
 from orchestration.lib.ingest.accounting import accounting_mismatches
@@ -89,7 +90,8 @@ def pick_subject(con: duckdb.DuckDBPyConnection) -> tuple[str, str, list[str]]:
 @pytest.fixture(scope="module")
 def erased(sample_run: SampleRun, tmp_path_factory: pytest.TempPathFactory) -> Erased:
     root = tmp_path_factory.mktemp("erasure") / "warehouse"
-    shutil.copytree(sample_run.warehouse.parent, root)
+    # symlinks kept: published/parquet/current is one
+    shutil.copytree(sample_run.warehouse.parent, root, symlinks=True)
     landing = root.parent / "landing"
     shutil.copytree(sample_run.landing, landing)
     warehouse = root / "omni360.duckdb"
@@ -127,19 +129,19 @@ def erased(sample_run: SampleRun, tmp_path_factory: pytest.TempPathFactory) -> E
                 str(warehouse),
             ],
         )
+        progress.clear()  # the command's progress printer wrote to its (now closed) output
         # re-delivery: the subject's member file again under a new name (skipped as identical)
         # and the subject's lines in a new file with new bytes (parsed, then suppressed)
         member_file = raw_phones[0][2]
-        original = (landing / member_file).read_text(encoding="utf-8")
+        # bytes: the sample's files carry deliberately broken lines (invalid UTF-8)
+        original = (landing / member_file).read_bytes()
         header, *lines = original.splitlines(keepends=True)
-        mine = [line for line in lines if line.startswith(f"{member_id},")]
+        mine = [line for line in lines if line.startswith(f"{member_id},".encode())]
         assert mine
         redelivery = landing / "crm" / "members" / "2099-01-01"
         redelivery.mkdir(parents=True)
         shutil.copy(landing / member_file, redelivery / "members_20990101.csv")
-        (redelivery / "members_20990101_resend.csv").write_text(
-            header + "".join(mine), encoding="utf-8"
-        )
+        (redelivery / "members_20990101_resend.csv").write_bytes(header + b"".join(mine))
         settings.export_env(landing, warehouse)
         rerun = run_main_job()
     return Erased(

@@ -449,9 +449,12 @@ def find_traces(
                 continue
             con.execute(f"attach {lit(str(database))} as searched (read_only)")
             try:
+                # tables only: a view reads tables and lake files that are searched themselves
                 columns = con.execute(
                     "select schema_name, table_name, column_name from duckdb_columns() "
-                    "where database_name = 'searched' and data_type = 'VARCHAR'"
+                    "where database_name = 'searched' and data_type = 'VARCHAR' "
+                    "and (schema_name, table_name) in (select (schema_name, table_name) "
+                    "from duckdb_tables() where database_name = 'searched')"
                 ).fetchall()
                 for schema, table, column in columns:
                     if (schema, table, column) in KEPT_COLUMNS:
