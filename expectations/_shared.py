@@ -192,3 +192,26 @@ def _deliveries_suite(table: Entity) -> Suite:
         ),
         reads_warehouse=False,
     )
+
+
+def line_item_suites(source: str, name: str) -> tuple[Suite, Suite]:
+    """A raw table of order or receipt lines: the contract, plus discounts within the line value
+    (both channels' lines have the same shape)."""
+    return raw_suites(
+        source,
+        name,
+        derived=("cast(raw.quantity * raw.unit_price as double) as line_value",),
+        rules=(
+            warning(
+                "discount_within_line_value",
+                gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                    column_A="line_value",
+                    column_B="discount",
+                    or_equal=True,
+                    ignore_row_if="either_value_is_missing",
+                ),
+                "a line's discount exceeds quantity × unit price: its net amount would be "
+                "negative.",
+            ),
+        ),
+    )

@@ -37,7 +37,7 @@ from orchestration.lib.identity import normalise
 from orchestration.lib.identity.duckdb_udfs import register as register_udfs
 from orchestration.lib.identity.explain import current_id, customer_ids_for
 from orchestration.lib.ingest.lake import SCHEMA_FILE, Lake, write_atomic
-from orchestration.lib.ingest.validate import lit
+from orchestration.lib.ingest.validate import lit, q
 from orchestration.lib.privacy.subjects import (
     SubjectKeys,
     SuppressionList,
@@ -46,8 +46,8 @@ from orchestration.lib.privacy.subjects import (
 )
 from orchestration.lib.privacy.tokens import token
 from orchestration.lib.publish import drop_previous_versions
+from orchestration.lib.quality import history
 
-AUDIT_SCHEMA = "audit"
 # record kinds of the identity layer whose source ids are subject keys
 RECORD_KEY_KINDS = {
     ("crm", "members"): "member_id",
@@ -156,7 +156,7 @@ def find_subject(con: duckdb.DuckDBPyConnection, lake: Lake, identifier: str) ->
         elif id_type in ("phone", "email", "national_id", "card_no", "unionid"):
             values.setdefault(id_type, set()).add(value)
     if values.get("account_id"):
-        orders = lake.raw_dir(_entity("ecommerce", "orders")) / "*.parquet"
+        orders = lake.raw_dir(entity("ecommerce", "orders")) / "*.parquet"
         values["order_id"] = {
             row[0]
             for row in con.execute(
@@ -192,14 +192,6 @@ def subject_token(kind: str, value: str) -> str:
         "email": lambda v: v.lower(),
     }.get(kind, lambda v: v)(value)
     return token(kind, normalised or value) or ""
-
-
-def _entity(source: str, name: str) -> Entity:
-    for target in ENTITIES:
-        for table in target.raw_tables:
-            if (table.source, table.name) == (source, name):
-                return table
-    raise KeyError(f"{source}.{name}")
 
 
 # --- the lake -----------------------------------------------------------------------------------
@@ -277,7 +269,7 @@ def erase_from_lake(
             for path in _data_files(lake.raw_dir(table)):
                 # each key column as delivered, when it is the matching one: the spellings the
                 # verification searches for (a phone shared with another customer is not one)
-                spellings = ", ".join(f"case when {m} then {_q(c)} end" for c, m in matches.items())
+                spellings = ", ".join(f"case when {m} then {q(c)} end" for c, m in matches.items())
                 found = con.execute(
                     f"select {spellings} from read_parquet({lit(str(path))}) where {match}"
                 ).fetchall()
@@ -305,10 +297,6 @@ def _data_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.glob("*.parquet") if p.name != SCHEMA_FILE)
-
-
-def _q(name: str) -> str:
-    return f'"{name}"'
 
 
 def _rewrite_parquet(con: duckdb.DuckDBPyConnection, path: Path, match: str) -> None:
@@ -349,7 +337,7 @@ def erase_from_warehouse(con: duckdb.DuckDBPyConnection, subject: Subject) -> di
         f"""
         select table_schema, table_name, list(column_name) as columns
         from information_schema.columns
-        where table_schema <> '{AUDIT_SCHEMA}'
+        where table_schema <> '{history.SCHEMA}'
             and column_name in ({", ".join(lit(c) for c in SUBJECT_KEY_COLUMNS)})
             and (table_schema, table_name) in (
                 select (table_schema, table_name) from information_schema.tables
@@ -364,11 +352,11 @@ def erase_from_warehouse(con: duckdb.DuckDBPyConnection, subject: Subject) -> di
         if (schema, table) == ("identity", "customer_ids"):
             continue
         conditions = [
-            f"{_q(c)} in (select unnest(?::varchar[]))" for c in columns if c in SUBJECT_KEY_COLUMNS
+            f"{q(c)} in (select unnest(?::varchar[]))" for c in columns if c in SUBJECT_KEY_COLUMNS
         ]
         params = [ids if c == "customer_id" else records for c in columns]
         count = con.execute(
-            f"delete from {_q(schema)}.{_q(table)} where {' or '.join(conditions)}", params
+            f"delete from {q(schema)}.{q(table)} where {' or '.join(conditions)}", params
         ).fetchall()[0][0]
         if count:
             removed[f"warehouse.{schema}.{table}"] = count
@@ -388,9 +376,9 @@ def rewrite_database(path: Path) -> None:
     con = duckdb.connect()
     try:
         # the old file under its own catalog name, so views that name it bind while copied
-        con.execute(f"attach {lit(str(path))} as {_q(path.stem)} (read_only)")
+        con.execute(f"attach {lit(str(path))} as {q(path.stem)} (read_only)")
         con.execute(f"attach {lit(str(new))} as omni360_rewrite")
-        con.execute(f"copy from database {_q(path.stem)} to omni360_rewrite")
+        con.execute(f"copy from database {q(path.stem)} to omni360_rewrite")
     finally:
         con.close()
     os.replace(new, path)
@@ -460,7 +448,7 @@ def find_traces(
                     if (schema, table, column) in KEPT_COLUMNS:
                         continue
                     searched += 1
-                    relation = f"searched.{_q(schema)}.{_q(table)}"
+                    relation = f"searched.{q(schema)}.{q(table)}"
                     if _has_match(con, relation, column, pattern):
                         traces.append(f"{database.name}: {schema}.{table}.{column}")
             finally:
@@ -492,7 +480,7 @@ def terms_pattern(terms: Iterable[str]) -> str:
 
 
 def _has_match(con: duckdb.DuckDBPyConnection, relation: str, column: str, pattern: str) -> bool:
-    sql = f"select count(*) from {relation} where regexp_matches({_q(column)}, {lit(pattern)})"
+    sql = f"select count(*) from {relation} where regexp_matches({q(column)}, {lit(pattern)})"
     return con.execute(sql).fetchall()[0][0] > 0
 
 
@@ -607,17 +595,9 @@ def record_request(warehouse: Path, lake: Path, report: ErasureReport) -> None:
     write_atomic(folder / f"{report.request_id}.json", json.dumps(entry, indent=1))
     con = duckdb.connect(str(warehouse))
     try:
-        con.execute(f"create schema if not exists {AUDIT_SCHEMA}")
+        history.create_tables(con)  # the audit schema's tables are defined in one place
         con.execute(
-            f"""
-            create table if not exists {AUDIT_SCHEMA}.erasure_requests (
-                request_id varchar primary key, requested_at timestamp, completed_at timestamp,
-                identifier_kind varchar, subject_token varchar, customers bigint,
-                rows_removed json, verified boolean, detail varchar)
-            """
-        )
-        con.execute(
-            f"insert or replace into {AUDIT_SCHEMA}.erasure_requests "
+            f"insert or replace into {history.SCHEMA}.erasure_requests "
             "values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 report.request_id,

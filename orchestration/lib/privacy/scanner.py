@@ -25,6 +25,7 @@ import phonenumbers
 from stdnum import luhn
 from stdnum.cn import ric
 
+from orchestration.lib.ingest.validate import lit
 from orchestration.lib.publish import attach_read_only, list_relations, quote
 
 KINDS = ("cn_mobile", "phone_e164", "email", "national_id", "bank_card", "not_a_token")
@@ -132,7 +133,7 @@ class _Column:
                 )
             return f"{column} is not null"
         if self.expression is not None:
-            return f"regexp_matches({self.expression}, {_sql_literal(COARSE_PATTERN)})"
+            return f"regexp_matches({self.expression}, {lit(COARSE_PATTERN)})"
         if self.is_wide_number:
             return f"abs({column}) >= {MIN_NUMBER} and {column} = trunc({column})"
         return None
@@ -182,9 +183,7 @@ def scan_parquet(paths: Path | Iterable[Path], *, max_candidates: int = 10_000) 
         relations = []
         for file in files:
             name = file.relative_to(root) if root is not None else file
-            relations.append(
-                (str(name.with_suffix("")), f"read_parquet({_sql_literal(str(file))})")
-            )
+            relations.append((str(name.with_suffix("")), f"read_parquet({lit(str(file))})"))
         return scan_relations(con, relations, max_candidates=max_candidates)
     finally:
         con.close()
@@ -316,7 +315,3 @@ def _mask_any(value: str | None) -> str:
     if known:
         return next(iter(known.values()))
     return f"{value[:1]}{'*' * min(max(len(value) - 1, 1), 8)} ({len(value)} characters)"
-
-
-def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

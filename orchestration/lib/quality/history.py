@@ -86,6 +86,14 @@ def create_tables(con: duckdb.DuckDBPyConnection) -> None:
             rows_quarantined bigint, report json, recorded_at timestamp)
         """
     )
+    con.execute(
+        f"""
+        create table if not exists {SCHEMA}.erasure_requests (
+            request_id varchar primary key, requested_at timestamp, completed_at timestamp,
+            identifier_kind varchar, subject_token varchar, customers bigint,
+            rows_removed json, verified boolean, detail varchar)
+        """
+    )
 
 
 _CHECK_COLUMNS = [f.name for f in fields(CheckResult)]
