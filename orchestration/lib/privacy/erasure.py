@@ -32,7 +32,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.lib.contracts import ENTITIES, Entity
+from orchestration.lib.contracts import ENTITIES, Entity, entity
 from orchestration.lib.identity import normalise
 from orchestration.lib.identity.duckdb_udfs import register as register_udfs
 from orchestration.lib.identity.explain import current_id, customer_ids_for
@@ -121,8 +121,8 @@ def find_subject(con: duckdb.DuckDBPyConnection, lake: Lake, identifier: str) ->
         [customer_id],
     ).fetchall()
     values: dict[str, set[str]] = {k: set() for k in ("member_id", "account_id")}
-    for _key, source, entity, record_id in record_rows:
-        kind_of_key = RECORD_KEY_KINDS.get((source, entity))
+    for _key, source, entity_name, record_id in record_rows:
+        kind_of_key = RECORD_KEY_KINDS.get((source, entity_name))
         if kind_of_key == "openid":
             record_id = record_id.partition(":")[2]  # app_id:openid
         if kind_of_key:
