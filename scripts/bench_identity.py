@@ -7,8 +7,10 @@ Three timed steps, each in its own subprocess so peak RSS is that step's
 2. the resolver (deterministic links, Splink, clustering, stable ids)
 3. dbt: the golden records
 
-Then, untimed, the accuracy against the answer key when `--truth` is given. The warehouse must
-hold an ingested lake (`omni360 ingest --landing L --warehouse W`).
+Then, untimed, the accuracy against the answer key when `--truth` is given, and with
+`--compare` the same figures for exact-key stitching alone and Splink alone (resolved on a copy
+of the warehouse, for docs/identity.md). The warehouse must hold an ingested lake
+(`omni360 ingest --landing L --warehouse W`).
 
     .venv/bin/python scripts/bench_identity.py --warehouse /tmp/w1m/omni360.duckdb --truth /tmp/g1m
 """
@@ -19,6 +21,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -57,10 +60,39 @@ def child_resolve(warehouse: str) -> None:
     print(json.dumps(result.__dict__, default=str))
 
 
+def compare(warehouse: Path, truth: Path) -> None:
+    """Accuracy of each resolver strategy, as a markdown table, resolved on a copy."""
+    import tempfile
+
+    import duckdb
+
+    from orchestration.lib.identity.duckdb_udfs import register
+    from orchestration.lib.identity.evaluate import evaluate
+    from orchestration.lib.identity.resolve import ResolverConfig, resolve
+
+    print("| strategy | precision | recall | reachable recall | F1 | over-merged | largest |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / "compare.duckdb"
+        shutil.copy(warehouse, copy)
+        with duckdb.connect(str(copy)) as con:
+            register(con)
+            for strategy in ("exact_keys", "splink_only", "full"):
+                resolve(con, run_id=f"compare-{strategy}", config=ResolverConfig(strategy=strategy))
+                e = evaluate(con, truth)
+                print(
+                    f"| {strategy} | {e.precision:.4f} | {e.recall:.4f} | "
+                    f"{e.reachable_recall:.4f} | {e.f1:.4f} | {e.overmerged_customers:,} | "
+                    f"{e.largest_customer_records} / {e.largest_customer_profiles} |",
+                    flush=True,
+                )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--warehouse", type=Path, required=True)
     parser.add_argument("--truth", type=Path)
+    parser.add_argument("--compare", action="store_true")
     parser.add_argument("--child-resolve")
     args = parser.parse_args()
     if args.child_resolve:
@@ -115,7 +147,14 @@ def main() -> None:
     steps.append(
         _step(
             "dbt: golden records",
-            [DBT, "build", "--select", "stg_identity__customer_xref+", "--quiet"],
+            [
+                DBT,
+                "build",
+                "--select",
+                "stg_identity__customer_xref",
+                "int_identity__golden_records",
+                "--quiet",
+            ],
             env,
         )
     )
@@ -134,6 +173,8 @@ def main() -> None:
         with duckdb.connect(str(warehouse), read_only=True) as con:
             figures = evaluate(con, args.truth)
         print(json.dumps(figures.as_dict(), indent=1))
+        if args.compare:
+            compare(warehouse, args.truth)
     if total > TARGET_SECONDS or peak > TARGET_GIB:
         sys.exit("over target")
 

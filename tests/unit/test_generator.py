@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import unicodedata
 from collections import Counter
 from pathlib import Path
 
@@ -317,6 +318,31 @@ def test_households_share_one_phone(persons: dict[str, dict]) -> None:
         phones = {p["old_phone"] or p["phone"] for p in h}
         assert len(phones) == 1
         assert len({(p["name"], p["birth_date"]) for p in h}) == len(h)
+
+
+def test_household_members_own_app_accounts_carry_their_own_mobiles(
+    out: Path, malformed: dict, records: list[dict], persons: dict[str, dict]
+) -> None:
+    # WeChat and Douyin bind an account to one mobile: the household's number is for tills and forms
+    person = {(r["file"], r["line"]): r["person_id"] for r in records}
+    checked = 0
+    for e, rel, n, row in valid_records(out, malformed):
+        if e.key != "social.accounts" or not row.get("phone"):
+            continue
+        who = persons[person[(rel, n)]]
+        digits = "".join(ch for ch in unicodedata.normalize("NFKC", row["phone"]) if ch.isdigit())
+        # someone living alone may have changed numbers since
+        assert any(
+            digits.endswith(own[-11:]) for own in (who["own_phone"], who["old_phone"]) if own
+        )
+        if who["household_size"] > 1:
+            checked += 1
+    assert checked > 0
+    households: dict[str, set[str]] = {}
+    for p in persons.values():
+        households.setdefault(p["household_id"], set()).add(p["own_phone"])
+    sizes = {p["household_id"]: p["household_size"] for p in persons.values()}
+    assert all(len(phones) == sizes[h] for h, phones in households.items())
 
 
 def test_placeholder_phone_on_many_receipts(

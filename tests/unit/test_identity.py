@@ -14,6 +14,7 @@ from orchestration.lib.identity.cluster import (
     birth_dates_conflict,
 )
 from orchestration.lib.identity.duckdb_udfs import register
+from orchestration.lib.identity.resolve import _attach_by_phone, _LinkLog
 
 
 def test_phone_with_fullwidth_digits_normalises_to_e164():
@@ -94,8 +95,8 @@ def test_a_chain_cannot_join_clearly_different_birth_dates():
 
 def test_two_accounts_on_one_app_are_two_people():
     uf = ConstrainedUnionFind(max_profiles=50)
-    one = uf.add(is_profile=True, social_app="wx_oa_main")
-    other = uf.add(is_profile=True, social_app="wx_oa_main")
+    one = uf.add(is_profile=True, account_app="wx_oa_main")
+    other = uf.add(is_profile=True, account_app="wx_oa_main")
     assert uf.union(one, other) == "two_accounts_on_one_app"
 
 
@@ -114,3 +115,46 @@ def test_a_customer_stops_growing_at_the_size_limit():
     decisions = [uf.union(nodes[0], node) for node in nodes[1:]]
     assert decisions == [ACCEPTED, ACCEPTED, "max_cluster_size", "max_cluster_size"]
     assert uf.profiles(nodes[0]) == 3
+
+
+def _phone_holders(uf: ConstrainedUnionFind, nodes: list[int]) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(
+        "create temp table _ids (node bigint, identifier_type varchar, identifier_value varchar)"
+    )
+    con.executemany("insert into _ids values (?, 'phone', '+8613912345678')", [[n] for n in nodes])
+    return con
+
+
+def test_a_phone_of_one_named_customer_attaches_its_receipts_and_accounts():
+    uf = ConstrainedUnionFind(max_profiles=50)
+    member = uf.add(is_profile=True, is_named=True)
+    account = uf.add(is_profile=True, account_app="wx_mp_shop")
+    receipt = uf.add()
+    log = _LinkLog()
+    _attach_by_phone(_phone_holders(uf, [member, account, receipt]), uf, log)
+    assert uf.find(account) == uf.find(receipt) == uf.find(member)
+    assert set(log.table().column("rule").to_pylist()) == {"phone_of_one_customer"}
+
+
+def test_two_accounts_on_one_app_make_a_phone_shared_so_it_attaches_nobody():
+    # one named member, but two mini-program accounts carry the phone: two people hold it
+    uf = ConstrainedUnionFind(max_profiles=50)
+    member = uf.add(is_profile=True, is_named=True)
+    accounts = [uf.add(is_profile=True, account_app="wx_mp_shop") for _ in range(2)]
+    receipt = uf.add()
+    log = _LinkLog()
+    _attach_by_phone(_phone_holders(uf, [member, *accounts, receipt]), uf, log)
+    assert len({uf.find(node) for node in (member, *accounts, receipt)}) == 4
+    assert set(log.table().column("refused_reason").to_pylist()) == {
+        "phone_shared_by_several_persons"
+    }
+
+
+def test_two_accounts_on_one_shop_platform_are_two_people():
+    uf = ConstrainedUnionFind(max_profiles=50)
+    one = uf.add(is_profile=True, is_named=True, account_app="jd")
+    other = uf.add(is_profile=True, is_named=True, account_app="jd")
+    tmall = uf.add(is_profile=True, is_named=True, account_app="tmall")
+    assert uf.union(one, tmall) == ACCEPTED
+    assert uf.union(other, tmall) == "two_accounts_on_one_app"

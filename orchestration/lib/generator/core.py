@@ -132,6 +132,7 @@ def _write_persons(w: World, path: Path) -> None:
             "birth_date": pa.array(p.birth_day.astype(np.int32), type=pa.date32()),
             "phone": tx.as_text(final_phone),
             "old_phone": tx.as_text(old_phone),
+            "own_phone": tx.as_text(np.where(p.household_size > 1, p.own_phone, final_phone)),
             "phone_changed_at": _timestamps_or_null(p.phone_changed_at),
             "email": tx.as_text(p.email),
             "national_id": tx.as_text(p.national_id),

@@ -30,6 +30,7 @@ class Persons:
     household: np.ndarray  # household number
     household_size: np.ndarray
     phone: np.ndarray  # object: the phone used at the start (shared within a household)
+    own_phone: np.ndarray  # object: the person's own mobile (the household's for its head)
     new_phone: np.ndarray  # object: phone after a change, or None
     phone_changed_at: np.ndarray  # seconds, or -1
     email: np.ndarray  # object, or None
@@ -59,6 +60,16 @@ class Persons:
         """The phone each person used at the given time."""
         changed = (self.phone_changed_at[idx] >= 0) & (seconds >= self.phone_changed_at[idx])
         return np.where(changed, self.new_phone[idx], self.phone[idx])
+
+    def own_phone_at(self, idx: np.ndarray, seconds: np.ndarray) -> np.ndarray:
+        """The person's own mobile at the given time: what an app account is bound to.
+
+        Household members share one number at the till and in forms, but WeChat and Douyin bind
+        an account to its owner's mobile. Only people living alone change numbers.
+        """
+        return np.where(
+            self.household_size[idx] > 1, self.own_phone[idx], self.phone_at(idx, seconds)
+        )
 
 
 def _unique_phones(rng: np.random.Generator, n: int, locale: str) -> np.ndarray:
@@ -186,7 +197,8 @@ def build_persons(config: GeneratorConfig, pools: Pools) -> Persons:
 
     changer = (rng.random(n) < noise.phone_change) & (household_size == 1)
     phones = _unique_phones(rng, n + int(changer.sum()), config.locale)
-    phone = phones[:n][head]
+    own_phone = phones[:n]
+    phone = own_phone[head]
     new_phone = np.full(n, None, dtype=object)
     new_phone[changer] = phones[n:]
 
@@ -255,6 +267,7 @@ def build_persons(config: GeneratorConfig, pools: Pools) -> Persons:
         household=household,
         household_size=household_size,
         phone=phone,
+        own_phone=own_phone,
         new_phone=new_phone,
         phone_changed_at=phone_changed_at,
         email=email,

@@ -74,7 +74,7 @@ def build_accounts(w: World) -> tuple[SocialAccounts, Batch]:
     unionid = np.where(wechat & p.unionid_ok[who], unionids[who], None)
     # who shares a phone is decided per account, so both versions say the same
     shares_phone = (rng.random(n) < np.array([0.1, 0.45, 0.6, 0.15])[acc.app])[pos]
-    phone = np.where(shares_phone, p.phone_at(who, updated), None)
+    phone = np.where(shares_phone, p.own_phone_at(who, updated), None)
     nick = w.pools.nicknames[rng.integers(0, len(w.pools.nicknames), n)][pos]
     columns = {
         "app_id": tx.as_text(APP_IDS[app]),

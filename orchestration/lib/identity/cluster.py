@@ -1,8 +1,9 @@
 """Clustering of source records into customers: union-find that refuses merges a guard forbids.
 
 Links are applied strongest first. A union is refused when the two clusters would hold two
-different national IDs, clearly different birth dates, two accounts on one social app (an
-openid is one person's account on one app), a never-link pair, or more profile records than
+different national IDs, clearly different birth dates, two accounts on one social app or shop
+platform (an openid is one person's account on one app; a person keeps one account per shop
+platform), a never-link pair, or more profile records than
 the limit; the refusal (and its reason) is returned for the links table.
 """
 
@@ -26,7 +27,7 @@ class _Cluster:
     profiles: int = 0
     named: bool = False
     wechat: bool = False  # holds a WeChat unionid: a person, even without a name
-    apps: frozenset[str] = _NONE  # social apps it has an account on
+    apps: frozenset[str] = _NONE  # social apps and shop platforms it has an account on
 
 
 def _union(left: frozenset, right: frozenset) -> frozenset:
@@ -60,7 +61,7 @@ class ConstrainedUnionFind:
         is_profile: bool = False,
         is_named: bool = False,
         has_unionid: bool = False,
-        social_app: str | None = None,
+        account_app: str | None = None,
     ) -> int:
         node = len(self.parent)
         self.parent.append(node)
@@ -71,7 +72,7 @@ class ConstrainedUnionFind:
                 profiles=int(is_profile),
                 named=is_named,
                 wechat=has_unionid,
-                apps=frozenset((social_app,)) if social_app else _NONE,
+                apps=frozenset((account_app,)) if account_app else _NONE,
             )
         )
         return node
@@ -101,6 +102,16 @@ class ConstrainedUnionFind:
 
     def has_unionid(self, node: int) -> bool:
         return self._cluster(node).wechat
+
+    def apps_overlap(self, roots: list[int]) -> bool:
+        """Two of these clusters hold accounts on one app or platform: two persons."""
+        seen: set[str] = set()
+        for root in roots:
+            apps = self._cluster(root).apps
+            if seen & apps:
+                return True
+            seen |= apps
+        return False
 
     def profiles(self, node: int) -> int:
         return self._cluster(node).profiles

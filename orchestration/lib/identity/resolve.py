@@ -10,8 +10,8 @@ Reads the dbt models `identity.int_identity__source_records`, `..._identifiers` 
 - `oversized_clusters`: customers that hit the size limit, with the links refused
 - `resolution_runs`: one row per run with its figures
 
-The order of links, strongest first: force links, national ID, card number, unionid, email,
-Splink pairs by match weight, then phones (see docs/identity.md).
+The order of links, strongest first: national ID, card number, unionid, email, Splink pairs by
+match weight, then phones; force links last, over the finished customers (see docs/identity.md).
 """
 
 from __future__ import annotations
@@ -226,17 +226,17 @@ def _build_union_find(
         "select national_id, birth_date, record_kind = 'profile' as is_profile,"
         " person_name is not null and record_kind = 'profile' as is_named,"
         " unionid is not null as has_unionid,"
-        " case when source_system = 'social' then app_id end as social_app"
+        " case when source_system in ('social', 'ecommerce') then app_id end as account_app"
         " from _nodes order by node",
     )
     uf = ConstrainedUnionFind(max_profiles=config.max_profiles_per_customer)
-    for national_id, birth_date, is_profile, is_named, has_unionid, social_app in zip(
+    for national_id, birth_date, is_profile, is_named, has_unionid, account_app in zip(
         nodes["national_id"],
         nodes["birth_date"],
         nodes["is_profile"],
         nodes["is_named"],
         nodes["has_unionid"],
-        nodes["social_app"],
+        nodes["account_app"],
         strict=True,
     ):
         uf.add(
@@ -245,7 +245,7 @@ def _build_union_find(
             is_profile=is_profile,
             is_named=is_named,
             has_unionid=has_unionid,
-            social_app=social_app,
+            account_app=account_app,
         )
     return uf
 
@@ -271,9 +271,18 @@ def _attach_by_phone(
         named = [node for root, node in roots.items() if uf.is_named(root)]
         wechat = [node for root, node in roots.items() if uf.has_unionid(root)]
         others = [node for root, node in roots.items() if not uf.is_named(root)]
-        if len(named) > 1 or len({uf.find(node) for node in wechat}) > 1:
+        if (
+            len(named) > 1
+            or len({uf.find(node) for node in wechat}) > 1
+            or uf.apps_overlap(list(roots))
+        ):
             for node in others:
-                log.add((named or wechat)[0], node, "phone", "phone_shared_by_several_persons")
+                log.add(
+                    (named or wechat or holders)[0],
+                    node,
+                    "phone",
+                    "phone_shared_by_several_persons",
+                )
             continue
         anchor = named[0] if named else others.pop(0)
         rule = "phone_of_one_customer" if named else "phone_unnamed_records"
@@ -310,20 +319,32 @@ def _cluster(
     uf = _build_union_find(con, config)
     log = _LinkLog()
     step("nodes")
-
     for left, right in _overrides(con, "identity_never_links", result):
         uf.forbid(left, right)
         log.add(left, right, "never_link", "never_link")
+    model = _link(con, config, uf, log, step)
+    # last, over the finished customers: a force link joins two customers whole, and no guard
+    # can then refuse the links that built either of them; never-link still wins
     for left, right in _overrides(con, "identity_force_links", result):
         log.add(left, right, "force_link", uf.union(left, right, check=False))
+    return uf.roots(), log.table(), model
 
+
+def _link(
+    con: duckdb.DuckDBPyConnection,
+    config: ResolverConfig,
+    uf: ConstrainedUnionFind,
+    log: _LinkLog,
+    step: Callable[[str], None],
+) -> dict:
+    """Apply the strategy's links, strongest first; returns the trained Splink model."""
     if config.strategy == "exact_keys":
         edges = _deterministic_edges(con, (*STRONG_IDENTIFIERS, "phone"))
         for left, right, rule in zip(
             edges["left_node"], edges["right_node"], edges["rule"], strict=True
         ):
             log.add(left, right, rule, uf.union(left, right, check=False))
-        return uf.roots(), log.table(), {}
+        return {}
     if config.strategy == "full":
         edges = _deterministic_edges(con, STRONG_IDENTIFIERS)
         for left, right, rule in zip(
@@ -360,7 +381,7 @@ def _cluster(
     if config.strategy == "full":
         _attach_by_phone(con, uf, log)
         step("phones")
-    return uf.roots(), log.table(), probabilistic.model
+    return probabilistic.model
 
 
 def _assign_ids(con: duckdb.DuckDBPyConnection, run_id: str, now: datetime) -> None:

@@ -38,7 +38,7 @@ CONSENT_PURPOSES = (
 REFUSAL_REASONS = {
     "conflicting_national_id": "two different national IDs",
     "conflicting_birth_date": "clearly different birth dates",
-    "two_accounts_on_one_app": "two accounts on one social app",
+    "two_accounts_on_one_app": "two accounts on one app or shop platform",
     "never_link": "a reviewed never-link pair",
     "max_cluster_size": "the customer would exceed the size limit",
     "conflicting_name": "different names, nothing else agrees",
