@@ -488,9 +488,17 @@ def explain(
         ),
     ],
     warehouse: WarehouseOpt = None,  # type: ignore[assignment]
+    masked: Annotated[
+        bool,
+        typer.Option(
+            "--masked",
+            help="Names, phones and emails masked as in the marts, birth dates as the year:"
+            " output that may leave the engineering team.",
+        ),
+    ] = False,
 ) -> None:
     """Show a customer's source records, the rule or match weight behind each link, and its id
-    history."""
+    history. Without --masked it prints personal data from the restricted identity schema."""
     from orchestration.lib.identity.explain import customer_ids_for
     from orchestration.lib.identity.explain import explain as explain_customer
 
@@ -502,7 +510,7 @@ def explain(
     if not customers:
         _fail(f"no customer holds {identifier}", 1)
     for customer_id in customers:
-        found = explain_customer(con, customer_id)
+        found = explain_customer(con, customer_id, masked=masked)
         merged = (
             f" (merged into {found.current_customer_id})"
             if found.current_customer_id != customer_id

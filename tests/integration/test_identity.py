@@ -211,3 +211,44 @@ def test_ids_survive_an_added_delivery(tmp_path: Path):
     moved = {key: (old, after[key]) for key, old in before.items() if after.get(key) != old}
     # a record changes id only when its customer merged into an older one
     assert all(merged.get(old) == new and new < old for old, new in moved.values()), moved
+
+
+def test_explain_shows_records_links_and_masks_on_request(sample_run: SampleRun):
+    from typer.testing import CliRunner
+
+    from orchestration.cli import app
+
+    with duckdb.connect(str(sample_run.warehouse), read_only=True) as con:
+        member, customer, name, phone, email = con.sql(
+            """
+            select records.source_record_id, xref.customer_id, records.display_name,
+                records.phone, records.email
+            from identity.customer_xref as xref
+            inner join identity.int_identity__source_records as records using (record_key)
+            where records.entity = 'members' and records.phone is not null
+                and records.email is not null and records.display_name is not null
+                and xref.customer_id in (
+                    select customer_id from identity.customer_xref
+                    group by customer_id having count(*) >= 3)
+            order by xref.customer_id limit 1
+            """
+        ).fetchall()[0]
+        masked_row = con.execute(
+            "select phone_masked, email_masked from marts.dim_customer where customer_id = ?",
+            [customer],
+        ).fetchall()
+    runner = CliRunner()
+    args = ["explain", f"member:{member}", "--warehouse", str(sample_run.warehouse)]
+    plain = runner.invoke(app, args)
+    assert plain.exit_code == 0, plain.output
+    assert f"customer {customer}" in plain.output
+    assert f"crm:members:{member}" in plain.output and phone in plain.output
+    assert "accepted" in plain.output  # the links that joined its records, with their rules
+    masked = runner.invoke(app, [*args, "--masked"])
+    assert masked.exit_code == 0, masked.output
+    assert f"crm:members:{member}" in masked.output
+    for raw in (phone, email, name):
+        assert raw not in masked.output
+    # the same masks as the marts
+    assert masked_row
+    assert all(mask in masked.output for mask in masked_row[0] if mask is not None)

@@ -11,6 +11,7 @@ from stdnum import luhn
 from stdnum.cn import ric
 
 from orchestration.defs.quality.pii_scan import check_results
+from orchestration.lib.privacy.masking import mask_email, mask_name, mask_phone
 from orchestration.lib.privacy.scanner import classify, scan_duckdb, scan_parquet
 from orchestration.lib.privacy.tokens import token
 
@@ -179,3 +180,12 @@ def test_findings_in_a_published_table_no_mart_owns_fail_every_check(warehouse):
     checks = [dg.AssetCheckKey(dg.AssetKey(["marts", "fct_orders"]), "no_clear_pii")]
     [result] = check_results(scan, checks, {"marts.dim_customer", "marts.fct_orders"})
     assert not result.passed and result.metadata["findings"].value[0]["kind"] == "email"
+
+
+def test_display_masks_match_the_marts_and_pass_the_scanner():
+    assert mask_phone("+8613800138000") == "138****8000"
+    assert mask_email("zhang.wei@qq.com") == "z***@qq.com"
+    assert mask_name("张伟") == "张*"
+    assert mask_name("Zhang Wei") == "Z***"
+    assert mask_phone(None) is None and mask_email(None) is None and mask_name(None) is None
+    assert not classify(" ".join([mask_phone("+8613800138000"), mask_email("a.b@qq.com")]))

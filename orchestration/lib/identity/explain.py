@@ -8,6 +8,7 @@ import duckdb
 
 from orchestration.lib.identity import normalise
 from orchestration.lib.identity.resolve import SCHEMA
+from orchestration.lib.privacy.masking import mask_email, mask_name, mask_phone
 
 IDENTIFIER_KINDS = (
     "customer",
@@ -77,7 +78,11 @@ def current_id(con: duckdb.DuckDBPyConnection, customer_id: str) -> str:
         seen.add(customer_id)
 
 
-def explain(con: duckdb.DuckDBPyConnection, customer_id: str) -> Explanation:
+def explain(
+    con: duckdb.DuckDBPyConnection, customer_id: str, *, masked: bool = False
+) -> Explanation:
+    """A customer's records, links and id history; `masked` shows names, phones and emails as
+    the marts do and birth dates as the year only."""
     current = current_id(con, customer_id)
     records = con.execute(
         f"""
@@ -112,4 +117,17 @@ def explain(con: duckdb.DuckDBPyConnection, customer_id: str) -> Explanation:
         """,
         [customer_id, current, customer_id, current],
     ).fetchall()
+    if masked:
+        records = [
+            (
+                key,
+                kind,
+                mask_name(name),
+                mask_phone(phone),
+                mask_email(email),
+                born.year if born else None,
+                seen,
+            )
+            for key, kind, name, phone, email, born, seen in records
+        ]
     return Explanation(customer_id, current, records, links, events)
