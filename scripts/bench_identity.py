@@ -95,6 +95,8 @@ def main() -> None:
     parser.add_argument("--compare", action="store_true")
     parser.add_argument("--child-resolve")
     args = parser.parse_args()
+    if args.compare and not args.truth:
+        parser.error("--compare needs --truth")
     if args.child_resolve:
         child_resolve(args.child_resolve)
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -229,7 +230,8 @@ def test_explain_shows_records_links_and_masks_on_request(sample_run: SampleRun)
                 and records.email is not null and records.display_name is not null
                 and xref.customer_id in (
                     select customer_id from identity.customer_xref
-                    group by customer_id having count(*) >= 3)
+                    group by customer_id
+                    having count(*) >= 3 and count(*) filter (where source_system = 'social') > 0)
             order by xref.customer_id limit 1
             """
         ).fetchall()[0]
@@ -249,6 +251,9 @@ def test_explain_shows_records_links_and_masks_on_request(sample_run: SampleRun)
     assert f"crm:members:{member}" in masked.output
     for raw in (phone, email, name):
         assert raw not in masked.output
+    # openids keep their app prefix only
+    assert re.search(r"social:accounts:\w+:\w\w\*{8}", masked.output)
+    assert not re.search(r"social:accounts:\w+:\w\w[^*]", masked.output)
     # the same masks as the marts
     assert masked_row
     assert all(mask in masked.output for mask in masked_row[0] if mask is not None)

@@ -117,7 +117,7 @@ def test_a_customer_stops_growing_at_the_size_limit():
     assert uf.profiles(nodes[0]) == 3
 
 
-def _phone_holders(uf: ConstrainedUnionFind, nodes: list[int]) -> duckdb.DuckDBPyConnection:
+def _phone_holders(nodes: list[int]) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute(
         "create temp table _ids (node bigint, identifier_type varchar, identifier_value varchar)"
@@ -132,7 +132,7 @@ def test_a_phone_of_one_named_customer_attaches_its_receipts_and_accounts():
     account = uf.add(is_profile=True, account_app="wx_mp_shop")
     receipt = uf.add()
     log = _LinkLog()
-    _attach_by_phone(_phone_holders(uf, [member, account, receipt]), uf, log)
+    _attach_by_phone(_phone_holders([member, account, receipt]), uf, log)
     assert uf.find(account) == uf.find(receipt) == uf.find(member)
     assert set(log.table().column("rule").to_pylist()) == {"phone_of_one_customer"}
 
@@ -144,7 +144,7 @@ def test_two_accounts_on_one_app_make_a_phone_shared_so_it_attaches_nobody():
     accounts = [uf.add(is_profile=True, account_app="wx_mp_shop") for _ in range(2)]
     receipt = uf.add()
     log = _LinkLog()
-    _attach_by_phone(_phone_holders(uf, [member, *accounts, receipt]), uf, log)
+    _attach_by_phone(_phone_holders([member, *accounts, receipt]), uf, log)
     assert len({uf.find(node) for node in (member, *accounts, receipt)}) == 4
     assert set(log.table().column("refused_reason").to_pylist()) == {
         "phone_shared_by_several_persons"

@@ -11,7 +11,12 @@ from stdnum import luhn
 from stdnum.cn import ric
 
 from orchestration.defs.quality.pii_scan import check_results
-from orchestration.lib.privacy.masking import mask_email, mask_name, mask_phone
+from orchestration.lib.privacy.masking import (
+    mask_email,
+    mask_name,
+    mask_phone,
+    mask_record_key,
+)
 from orchestration.lib.privacy.scanner import classify, scan_duckdb, scan_parquet
 from orchestration.lib.privacy.tokens import token
 
@@ -187,5 +192,10 @@ def test_display_masks_match_the_marts_and_pass_the_scanner():
     assert mask_email("zhang.wei@qq.com") == "z***@qq.com"
     assert mask_name("张伟") == "张*"
     assert mask_name("Zhang Wei") == "Z***"
+    assert mask_email("no-at-sign") == "n***"
     assert mask_phone(None) is None and mask_email(None) is None and mask_name(None) is None
+    assert mask_record_key("social:accounts:wx_oa_main:oA585BN7P1qb0AQsHI") == (
+        "social:accounts:wx_oa_main:oA********"
+    )
+    assert mask_record_key("crm:members:M0000068") == "crm:members:M0000068"
     assert not classify(" ".join([mask_phone("+8613800138000"), mask_email("a.b@qq.com")]))

@@ -16,15 +16,17 @@
     end
 {%- endmacro %}
 
-{#- zhang.wei@qq.com → z***@qq.com -#}
+{#- zhang.wei@qq.com → z***@qq.com (without an @, the first character only) -#}
 {% macro mask_email(column) -%}
     case
-        when {{ column }} is not null
+        when {{ dbt.position("'@'", column) }} > 0
             then {{ dbt.concat([
                 "left(" ~ column ~ ", 1)",
                 "'***'",
-                "substr(" ~ column ~ ", strpos(" ~ column ~ ", '@'))",
+                "substr(" ~ column ~ ", " ~ dbt.position("'@'", column) ~ ")",
             ]) }}
+        when {{ column }} is not null
+            then {{ dbt.concat(["left(" ~ column ~ ", 1)", "'***'"]) }}
     end
 {%- endmacro %}
 

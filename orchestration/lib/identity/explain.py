@@ -8,7 +8,7 @@ import duckdb
 
 from orchestration.lib.identity import normalise
 from orchestration.lib.identity.resolve import SCHEMA
-from orchestration.lib.privacy.masking import mask_email, mask_name, mask_phone
+from orchestration.lib.privacy.masking import mask_email, mask_name, mask_phone, mask_record_key
 
 IDENTIFIER_KINDS = (
     "customer",
@@ -82,7 +82,7 @@ def explain(
     con: duckdb.DuckDBPyConnection, customer_id: str, *, masked: bool = False
 ) -> Explanation:
     """A customer's records, links and id history; `masked` shows names, phones and emails as
-    the marts do and birth dates as the year only."""
+    the marts do, birth dates as the year only and openids by their app prefix only."""
     current = current_id(con, customer_id)
     records = con.execute(
         f"""
@@ -120,7 +120,7 @@ def explain(
     if masked:
         records = [
             (
-                key,
+                mask_record_key(key),
                 kind,
                 mask_name(name),
                 mask_phone(phone),
@@ -129,5 +129,8 @@ def explain(
                 seen,
             )
             for key, kind, name, phone, email, born, seen in records
+        ]
+        links = [
+            (mask_record_key(left), mask_record_key(right), *rest) for left, right, *rest in links
         ]
     return Explanation(customer_id, current, records, links, events)

@@ -226,7 +226,8 @@ def _build_union_find(
         "select national_id, birth_date, record_kind = 'profile' as is_profile,"
         " person_name is not null and record_kind = 'profile' as is_named,"
         " unionid is not null as has_unionid,"
-        " case when source_system in ('social', 'ecommerce') then app_id end as account_app"
+        " case when source_system in ('social', 'ecommerce') then source_system || ':' || app_id"
+        " end as account_app"
         " from _nodes order by node",
     )
     uf = ConstrainedUnionFind(max_profiles=config.max_profiles_per_customer)
@@ -255,9 +256,10 @@ def _attach_by_phone(
 ) -> None:
     """Records without a name join through a phone only if it points to one person.
 
-    A phone held by two named customers, or by two different WeChat users, is shared (a
-    household): which of them made a receipt is unknown, so it attaches nobody. A phone no named
-    customer holds groups its records together.
+    A phone is shared (a household) when its records show two people: two named customers, two
+    different WeChat users, or two accounts on one app or shop platform. Which of them made a
+    receipt is unknown, so it attaches nobody. A phone no named customer holds groups its records
+    together.
     """
     phones = _fetch_columns(
         con,
@@ -276,13 +278,10 @@ def _attach_by_phone(
             or len({uf.find(node) for node in wechat}) > 1
             or uf.apps_overlap(list(roots))
         ):
+            anchor = (named or wechat or holders)[0]
             for node in others:
-                log.add(
-                    (named or wechat or holders)[0],
-                    node,
-                    "phone",
-                    "phone_shared_by_several_persons",
-                )
+                if node != anchor:
+                    log.add(anchor, node, "phone", "phone_shared_by_several_persons")
             continue
         anchor = named[0] if named else others.pop(0)
         rule = "phone_of_one_customer" if named else "phone_unnamed_records"

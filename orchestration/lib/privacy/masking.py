@@ -12,10 +12,18 @@ def mask_phone(e164: str | None) -> str | None:
 
 
 def mask_email(email: str | None) -> str | None:
-    """zhang.wei@qq.com → z***@qq.com"""
+    """zhang.wei@qq.com → z***@qq.com (without an @, the first character only)"""
     if not email:
         return email
     return f"{email[:1]}***{email[email.find('@') :]}" if "@" in email else f"{email[:1]}***"
+
+
+def mask_record_key(record_key: str) -> str:
+    """social:accounts:wx_oa_main:oA58…: a social account's openid keeps its app prefix only."""
+    source, entity, app_id, openid = (record_key.split(":", 3) + ["", "", ""])[:4]
+    if (source, entity) != ("social", "accounts") or not openid:
+        return record_key
+    return f"{source}:{entity}:{app_id}:{openid[:2]}{'*' * 8}"
 
 
 def mask_name(name: str | None) -> str | None:
