@@ -31,3 +31,7 @@ def last_day(date, datepart):
 def date_spine(datepart, start_date, end_date):
     series = f"generate_series({start_date}, {end_date}, interval 1 {datepart})"
     return f"select unnest({series}) as date_{datepart}"
+
+
+def position(substring_text, string_text):
+    return f"position({substring_text} in {string_text})"
