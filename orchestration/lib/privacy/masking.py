@@ -1,5 +1,5 @@
-"""Display masks in Python, the twins of the dbt macros in `macros/privacy/masking.sql`, for
-command output that may be shared outside the engineering team (`omni360 explain --masked`)."""
+"""Display masks in Python, the twins of the dbt macros in `macros/privacy/masking.sql`: for
+`omni360 explain --masked`, the PII scanner's findings and the report's safety net."""
 
 from __future__ import annotations
 

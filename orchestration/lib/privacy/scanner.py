@@ -26,6 +26,7 @@ from stdnum import luhn
 from stdnum.cn import ric
 
 from orchestration.lib.ingest.validate import lit
+from orchestration.lib.privacy.masking import mask_phone
 from orchestration.lib.publish import attach_read_only, list_relations, quote
 
 KINDS = ("cn_mobile", "phone_e164", "email", "national_id", "bank_card", "not_a_token")
@@ -295,8 +296,7 @@ def _is_phone(dialled: str) -> bool:
 
 def _mask_number(kind: str, digits: str) -> str:
     if kind == "cn_mobile":
-        national = digits[-11:]
-        return f"{national[:3]}****{national[-4:]}"
+        return mask_phone(digits) or ""
     if kind == "phone_e164":
         return f"+{digits[:3]}{'*' * (len(digits) - 5)}{digits[-2:]}"
     if kind == "national_id":

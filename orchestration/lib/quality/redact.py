@@ -13,6 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from orchestration.lib.privacy.masking import mask_email
 from orchestration.lib.privacy.scanner import classify
 
 _EDGE_BEFORE = r"(?<![\w.])"  # not inside a longer token (run ids, hashes, decimals)
@@ -51,8 +52,7 @@ class PersonalDataFound(ValueError):
 def mask(value: str) -> str:
     """Keep a little of each end, enough to recognise the kind of value, not the value."""
     if "@" in value:
-        local, _, domain = value.partition("@")
-        return f"{local[:1]}***@{domain}"
+        return mask_email(value) or value
     keep = 3 if len(value) > 8 else 1
     return f"{value[:keep]}{'*' * max(len(value) - 2 * keep, 3)}{value[-keep:]}"
 
