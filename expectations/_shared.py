@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import great_expectations.expectations as gxe
 from great_expectations.expectations.expectation import Expectation
@@ -21,6 +21,28 @@ def critical(name: str, expectation: Expectation, why: str, observe: Sequence[st
 def warning(name: str, expectation: Expectation, why: str, observe: Sequence[str] = ()) -> Rule:
     """A rule whose failure needs a look but does not stop anything (WARN)."""
     return Rule(name, expectation, WARNING, why, tuple(observe))
+
+
+# One record never blocks everyone: a rule on values of single rows blocks only when more than
+# this share of rows breaks it (a systemic fault, such as a wrong formula); every breaking row is
+# a warning of its own.
+SYSTEMIC_SHARE = 0.01
+
+
+def per_row(
+    name: str, expectation: Callable[..., Expectation], why: str, **kwargs
+) -> tuple[Rule, Rule]:
+    """A blocking rule for a systemic fault (more than SYSTEMIC_SHARE of rows) and a warning
+    named `<name>_every_row` for any row; `expectation(**kwargs, mostly=…)` builds each."""
+    return (
+        critical(
+            name,
+            expectation(**kwargs, mostly=1 - SYSTEMIC_SHARE),
+            f"{why} Blocks when more than {SYSTEMIC_SHARE:.0%} of rows break it (a systemic "
+            "fault); fewer are a warning.",
+        ),
+        warning(f"{name}_every_row", expectation(**kwargs), f"{why} (rows to look at)"),
+    )
 
 
 def raw_table(source: str, name: str) -> Entity:

@@ -4,7 +4,7 @@ member tier and lifecycle stage values are dbt tests of the model."""
 
 import great_expectations.expectations as gxe
 
-from expectations._shared import critical
+from expectations._shared import critical, per_row
 from orchestration.lib.quality.expectations import Suite
 
 CUSTOMERS = ("marts", "dim_customer")
@@ -70,10 +70,12 @@ ROWS = Suite(
             gxe.ExpectColumnPairValuesToBeEqual(column_A="orders", column_B="channel_orders"),
             "online + store orders differ from all orders.",
         ),
-        critical(
+        *per_row(
             "net_revenue_not_negative",
-            gxe.ExpectColumnValuesToBeBetween(column="net_revenue", min_value=0),
+            gxe.ExpectColumnValuesToBeBetween,
             "a customer's net revenue after refunds is negative.",
+            column="net_revenue",
+            min_value=0,
         ),
         *(
             critical(

@@ -3,7 +3,7 @@ known order. Keys and the relationship to fct_orders are dbt tests of the model.
 
 import great_expectations.expectations as gxe
 
-from expectations._shared import critical, warning
+from expectations._shared import critical, per_row, warning
 from orchestration.lib.quality.expectations import Suite
 
 LINES = ("marts", "fct_order_lines")
@@ -17,23 +17,30 @@ ROWS = Suite(
         from marts.fct_order_lines
     """,
     rules=(
-        critical(
+        *per_row(
             "quantity_positive",
-            gxe.ExpectColumnValuesToBeBetween(column="quantity", min_value=1),
+            gxe.ExpectColumnValuesToBeBetween,
             "a line with no or negative units: item counts and basket sizes would be wrong.",
+            column="quantity",
+            min_value=1,
         ),
-        critical(
+        *per_row(
             "net_amount_not_negative",
-            gxe.ExpectColumnValuesToBeBetween(column="net_amount", min_value=0),
+            gxe.ExpectColumnValuesToBeBetween,
             "a line refunded or discounted beyond its value.",
+            column="net_amount",
+            min_value=0,
         ),
         *(
-            critical(
-                f"{amount}_not_negative",
-                gxe.ExpectColumnValuesToBeBetween(column=amount, min_value=0),
-                f"a negative {amount.replace('_', ' ')}.",
-            )
+            rule
             for amount in ("unit_price", "discount_amount", "line_refund_amount")
+            for rule in per_row(
+                f"{amount}_not_negative",
+                gxe.ExpectColumnValuesToBeBetween,
+                f"a negative {amount.replace('_', ' ')}.",
+                column=amount,
+                min_value=0,
+            )
         ),
     ),
 )

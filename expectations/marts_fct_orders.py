@@ -3,7 +3,7 @@ order. Keys (unique, not null) and channel values are dbt tests of the model."""
 
 import great_expectations.expectations as gxe
 
-from expectations._shared import critical, warning
+from expectations._shared import critical, per_row, warning
 from orchestration.lib.quality.expectations import Suite
 
 ORDERS = ("marts", "fct_orders")
@@ -19,30 +19,38 @@ ROWS = Suite(
         from marts.fct_orders
     """,
     rules=(
-        critical(
+        *per_row(
             "net_amount_not_negative",
-            gxe.ExpectColumnValuesToBeBetween(column="net_amount", min_value=0),
+            gxe.ExpectColumnValuesToBeBetween,
             "refunds and discounts exceed what was sold: revenue would go negative.",
+            column="net_amount",
+            min_value=0,
         ),
         *(
-            critical(
-                f"{amount}_not_negative",
-                gxe.ExpectColumnValuesToBeBetween(column=amount, min_value=0),
-                f"a negative {amount.replace('_', ' ')}.",
-            )
+            rule
             for amount in AMOUNTS
+            for rule in per_row(
+                f"{amount}_not_negative",
+                gxe.ExpectColumnValuesToBeBetween,
+                f"a negative {amount.replace('_', ' ')}.",
+                column=amount,
+                min_value=0,
+            )
         ),
-        critical(
+        *per_row(
             "discount_within_gross",
-            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A="gross_amount", column_B="discount_amount", or_equal=True
-            ),
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB,
             "an order discounted by more than its gross amount.",
+            column_A="gross_amount",
+            column_B="discount_amount",
+            or_equal=True,
         ),
-        critical(
+        *per_row(
             "item_count_not_negative",
-            gxe.ExpectColumnValuesToBeBetween(column="item_count", min_value=0),
+            gxe.ExpectColumnValuesToBeBetween,
             "a negative number of units.",
+            column="item_count",
+            min_value=0,
         ),
         warning(
             "has_lines",

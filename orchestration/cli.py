@@ -142,7 +142,13 @@ def _materialize(landing: Path | None, warehouse: Path | None, selection: str) -
             fg=typer.colors.YELLOW,
         )
     settings.export_env(landing, warehouse)
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    from orchestration.lib import files
+
+    # the lake, the warehouse file and the logs hold raw personal data: owner-only
+    files.restrict_new_files()
+    if not warehouse.parent.exists():
+        files.public_dir(warehouse.parent)  # the published snapshot inside it stays reachable
+    files.make_private(warehouse)
     from orchestration.definitions import defs
 
     definitions = defs()
@@ -165,7 +171,7 @@ def _materialize(landing: Path | None, warehouse: Path | None, selection: str) -
     for problem in scan.layout_problems():
         typer.secho(f"layout problem: {problem}", fg=typer.colors.YELLOW)
     log_path = warehouse.parent / "logs" / f"run-{dt.datetime.now():%Y%m%dT%H%M%S}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    files.private_dir(log_path.parent)
     # dbt's own output goes to a log file; the terminal gets one line per step
     instance = dg.DagsterInstance.ephemeral()  # kept: the audit reads the run's events from it
     with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
@@ -275,33 +281,96 @@ def ingest(
 
 
 @app.command()
-def status(warehouse: WarehouseOpt = None) -> None:  # type: ignore[assignment]
-    """Show what has been loaded: files, rows read/loaded/quarantined per entity, top reasons."""
-    import duckdb
+def status(
+    warehouse: WarehouseOpt = None,  # type: ignore[assignment]
+    show_files: Annotated[
+        bool, typer.Option("--files", help="Also list every refused and withdrawn file.")
+    ] = False,
+) -> None:
+    """Show what has been loaded: files and rows per entity, where every row read went
+    (read = loaded + quarantined + suppressed or erased), refused and withdrawn files, and the
+    top quarantine rules."""
+    from orchestration.lib.ingest.status import lake_status
 
     lake = settings.lake_dir() if warehouse is None else warehouse.resolve().parent / "lake"
-    manifests = list(lake.glob("_ops/manifest/*/*/*.json"))
-    if not manifests:
+    found = lake_status(lake)
+    if not found.entities:
         _fail(f"nothing loaded yet in {lake}; run `omni360 ingest` first")
-    con = duckdb.connect()
-    rows = con.execute(f"""
-        select source || '/' || entity, count(*) filter (status = 'loaded'),
-            count(*) filter (status = 'skipped_duplicate'), sum(rows_read), sum(rows_loaded),
-            sum(rows_quarantined)
-        from read_json('{lake}/_ops/manifest/*/*/*.json', union_by_name = true)
-        group by 1 order by 1
-    """).fetchall()
-    typer.echo(f"{'entity':<28}{'files':>7}{'dups':>6}{'read':>12}{'loaded':>12}{'quarant.':>10}")
-    for name, files, dups, read, loaded, quarantined in rows:
-        typer.echo(f"{name:<28}{files:>7}{dups:>6}{read:>12,}{loaded:>12,}{quarantined:>10,}")
-    reasons = con.execute(f"""
-        select source || '/' || entity, rule, count(*) from
-        read_parquet('{lake}/quarantine/*/*/*.parquet') group by all order by 3 desc limit 15
-    """).fetchall()
-    if reasons:
+    typer.echo(
+        f"{'entity':<26}{'files':>6}{'dups':>5}{'withdr.':>8}{'refused':>8}{'read':>11}"
+        f"{'loaded':>11}{'quarant.':>10}{'erased':>8}  adds up"
+    )
+    for row in found.entities:
+        typer.echo(
+            f"{row.entity:<26}{row.files:>6}{row.duplicates:>5}{row.withdrawn:>8}{row.refused:>8}"
+            f"{row.read:>11,}{row.loaded:>11,}{row.quarantined:>10,}{row.erased:>8,}  "
+            + ("yes" if row.adds_up else "NO")
+        )
+    typer.echo(
+        "read = loaded + quarantined + erased (rows of erased subjects: suppressed on arrival or "
+        "removed later); withdrawn files' rows are quarantined (rule withdrawn)"
+    )
+    if found.rules:
         typer.echo("\ntop quarantine rules:")
-        for name, rule, count in reasons:
+        for name, rule, count in found.rules:
             typer.echo(f"  {name:<26}{rule:<20}{count:>8,}")
+    if show_files and (found.refused or found.withdrawn):
+        typer.echo("\nrefused files (not loaded; retried on every run):")
+        for line in found.refused:
+            typer.echo(f"  {line}")
+        typer.echo("withdrawn files:")
+        for item in found.withdrawn:
+            typer.echo(
+                f"  {item['source_file']}: {item['rows']:,} rows quarantined, "
+                f"{item['withdrawn_at']}: {item['reason']}"
+            )
+    elif found.refused or found.withdrawn:
+        typer.echo(
+            f"\n{len(found.refused)} refused and {len(found.withdrawn)} withdrawn files: "
+            "`omni360 status --files` lists them"
+        )
+    if not all(row.adds_up for row in found.entities):
+        _fail("row accounting does not add up for the entities marked NO; see the lake audit")
+
+
+@app.command()
+def withdraw(
+    source_file: Annotated[
+        str,
+        typer.Argument(
+            help="The committed landing file, relative to the landing root "
+            "(ecommerce/orders/2026-03-02/orders_20260302.jsonl)."
+        ),
+    ],
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the audit.")],
+    warehouse: WarehouseOpt = None,  # type: ignore[assignment]
+) -> None:
+    """Withdraw a committed delivery file: its rows move from the raw layer to quarantine
+    (rule `withdrawn`, with your reason) and it is never loaded again; the next `omni360 run`
+    rebuilds the warehouse without it. The sanctioned alternative to editing the lake by hand."""
+    from orchestration.lib.files import restrict_new_files
+    from orchestration.lib.ingest.lake import Lake
+    from orchestration.lib.ingest.loader import new_load_id
+    from orchestration.lib.ingest.withdraw import WithdrawError
+    from orchestration.lib.ingest.withdraw import withdraw as withdraw_file
+
+    restrict_new_files()
+    lake = settings.lake_dir() if warehouse is None else warehouse.resolve().parent / "lake"
+    if not lake.is_dir():
+        _fail(f"no lake at {lake}; run `omni360 run` first", 2)
+    try:
+        done = withdraw_file(Lake(lake), source_file, reason, load_id=new_load_id("withdraw"))
+    except WithdrawError as error:
+        _fail(str(error), 2)
+    if done.already_withdrawn:
+        typer.echo(f"{done.entry.source_file} was already withdrawn ({done.entry.withdrawn_at})")
+        return
+    typer.echo(
+        f"withdrew {done.entry.source_file} ({done.entity.key}): {done.rows_moved:,} rows moved "
+        f"to quarantine (rule withdrawn)"
+        + (f", {done.child_rows_removed:,} nested rows removed" if done.child_rows_removed else "")
+        + ". Run `omni360 run` to rebuild the warehouse and the published marts without it."
+    )
 
 
 @app.command()
@@ -458,6 +527,19 @@ def erase(
         f"{report.reports_scrubbed} reports scrubbed",
         started,
     )
+    covered = ", ".join(f"{count:,} {what}" for what, count in report.covers.items())
+    typer.echo(
+        f"the proof covers the records linked to this customer and their identifiers: {covered}. "
+        "Records of the subject never linked to them are outside it."
+    )
+    if report.review:
+        typer.secho(
+            f"{len(report.review)} records share a weaker attribute with the subject; review "
+            "them (not deleted; erase one with `omni360 erase --identifier customer:<id>`):",
+            fg=typer.colors.YELLOW,
+        )
+        for customer_id, record_key, why in report.review[:50]:
+            typer.echo(f"  {customer_id:<12} {record_key:<56} {why}")
     if report.verified:
         typer.secho(
             f"verified: none of the subject's identifiers is found in {report.places_searched:,} "

@@ -41,6 +41,39 @@ def reports_dir() -> Path:
     return _path("OMNI360_REPORTS", warehouse_path().parent / "reports")
 
 
+def _int(var: str, default: int) -> int:
+    value = os.environ.get(var, "").replace("_", "")
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{var} must be a whole number of bytes, not {value!r}") from None
+
+
+def max_line_bytes() -> int:
+    """A landing line longer than this is quarantined before it is parsed (`line_too_long`)."""
+    return _int("OMNI360_MAX_LINE_BYTES", 1 << 20)
+
+
+def max_field_bytes() -> int:
+    """A field longer than this quarantines its record (`field_too_long`)."""
+    return _int("OMNI360_MAX_FIELD_BYTES", 1 << 16)
+
+
+def max_file_bytes() -> int:
+    """A landing file larger than this (after decompression) is refused (`file_too_large`)."""
+    return _int("OMNI360_MAX_FILE_BYTES", 4 << 30)
+
+
+def blocking_columns() -> list[str]:
+    """Optional contract columns (`<source>.<entity>.<column>`) whose absence from a file's
+    header or keys refuses the file, instead of loading the column as null with a warning."""
+    return [
+        c.strip() for c in os.environ.get("OMNI360_BLOCKING_COLUMNS", "").split(",") if c.strip()
+    ]
+
+
 def export_env(
     landing: Path, warehouse: Path, lake: Path | None = None, published: Path | None = None
 ) -> None:

@@ -45,30 +45,48 @@ as a whole with an error that says what to do.
 - File names are free but must be unique within a delivery folder, and a file, once loaded, must
   never change: ingestion keys files by path and SHA-256. The same bytes delivered again under
   another path are skipped and reported; changed bytes under a loaded path are refused.
+- Files may be gzip-compressed: `<name>.csv.gz`, `<name>.jsonl.gz`.
 - Names starting with `_` or `.` are ignored (the generator's answer key lives in `_truth/`).
   Anything else that does not fit the layout (unknown source or entity folder, a folder that is not
   a date, a file with the wrong extension) is reported as a layout problem and not loaded.
 - A source folder that is absent is not an error: the other sources load.
+- No file can stop the others: a file that cannot be read for any reason is refused with the
+  reason (`unreadable_file` when nothing more specific applies), and every other file and entity
+  loads. A refused file is an error the run it is first refused, a warning while it stays
+  unchanged; it is tried again on every run.
+- A loaded file can be withdrawn by an operator (`omni360 withdraw <file> --reason …`): its rows
+  move to quarantine (rule `withdrawn`) and it is never loaded again.
 
 ## File rules
 
 | rule | what happens when broken |
 |---|---|
-| UTF-8, a BOM is tolerated, LF or CRLF line ends | lines with invalid bytes are quarantined (`invalid_utf8`); if the first line, or at least two lines and more than half of them, are not UTF-8 the file is refused (`wrong_encoding`) |
+| UTF-8, a BOM is tolerated, LF or CRLF line ends | lines with invalid bytes are quarantined (`invalid_utf8`); if the first line, or at least two lines and more than half of them, are not UTF-8 the file is refused (`wrong_encoding`) with what the bytes look like (GBK, UTF-16, binary, gzip, an Excel workbook…) |
 | not empty (0 bytes) | refused (`empty_file`) |
-| CSV: first line is a header naming the columns, comma-separated, `"` quoting (RFC 4180), no line breaks inside fields | a header missing a required column: refused (`missing_column`); an optional column may be left out (loaded as null); extra columns are ignored and reported; a row with another field count than the header is quarantined (`column_count`); a quote left open is quarantined (`invalid_csv`) |
-| JSON lines: one JSON object per line, fields by column name | a line that is not a JSON object is quarantined (`invalid_json`); missing optional fields are null; unknown fields are ignored |
+| at most 4 GiB after decompression (`OMNI360_MAX_FILE_BYTES`); a `.gz` file is valid gzip | refused (`file_too_large`, `corrupt_gzip`) |
+| a line at most 1 MiB (`OMNI360_MAX_LINE_BYTES`), checked before it is parsed | the line is quarantined (`line_too_long`) with its first 200 characters; the rest of the file loads. A header line over the limit refuses the file (`invalid_header`) |
+| a field at most 64 KiB (`OMNI360_MAX_FIELD_BYTES`) | the record is quarantined (`field_too_long`) |
+| CSV: first line is a header naming the columns, comma-separated, `"` quoting (RFC 4180), no line breaks inside fields | a header missing a required column: refused (`missing_column`); an optional column may be left out (loaded as null, and a warning names the file, the column and the rows; listed in `OMNI360_BLOCKING_COLUMNS` it refuses the file instead); extra columns are ignored and reported; a row with another field count than the header is quarantined (`column_count`); a quote left open is quarantined (`invalid_csv`) |
+| JSON lines: one JSON object per line, fields by column name | a line that is not a JSON object is quarantined (`invalid_json`); missing optional fields are null; unknown fields are ignored; a file with unknown keys where no line has an optional field (a renamed field) is loaded with a warning, or refused for a blocking column |
 | one record per line; an empty field (or JSON `null`) is null | a blank line is quarantined (`blank_line`) |
 
 ## Value rules
 
 - Types: `string` (any text), `integer` (`42`), `decimal` (`129.00`, amounts in CNY),
   `date` (`YYYY-MM-DD`), `timestamp` (ISO 8601 with offset: `2026-03-14T10:05:31+08:00`, or with a
-  space instead of `T`; stored in UTC).
-- Per record, rules are checked in this order and the first broken one decides:
-  required (`required_missing`), type (`invalid_type`), accepted values (`not_in_enum`),
-  pattern (`pattern_mismatch`), range (`out_of_range`), reference (`unknown_reference`); for
-  orders, the line items last (column `lines.<column>`; a bad item quarantines its whole order).
+  space instead of `T`, or `Z` for UTC, with or without fractional seconds; stored in UTC).
+- Per record, rules are checked in this order and the first broken one decides: a field over
+  the size limit (`field_too_long`), required (`required_missing`), type (`invalid_type`),
+  accepted values (`not_in_enum`), pattern (`pattern_mismatch`), range (`out_of_range`),
+  reference (`unknown_reference`); for orders, the line items last (column `lines.<column>`; a
+  bad item quarantines its whole order).
+- <a id="plausible-dates"></a>Dates and times must be plausible: not before a floor (dates
+  1900-01-01, times 1990-01-01, unless the column says otherwise) and not after the file's
+  delivery date plus a tolerance (one day for times, for sources that cut files by their local
+  date; birth dates not after the delivery date; store opening dates up to a year ahead). A year
+  0001, 2099 or 9999 is `out_of_range`: the record is quarantined, or the field nulled with a
+  warning where the column says "else nulled". The marts' as-of date is the latest delivery
+  date, never the largest date in the data (docs/metrics.md#as-of-date).
 - A broken **required** column quarantines the record. A broken **optional** column quarantines it
   too unless the column says "else nulled": then the record is loaded with that field null and the
   problem named in `_warnings`. Which columns are nulled rather than quarantined was decided per

@@ -16,6 +16,9 @@ PiiClass = Literal["direct", "quasi", "sensitive"]
 # What ingestion does with an optional field whose value breaks a rule: "quarantine" the record,
 # or load it with the field set to null and a warning flag ("null").
 OnInvalid = Literal["quarantine", "null"]
+# What ingestion does with a file whose header (CSV) or keys (JSON) lack an optional column:
+# load it with the column null and warn ("warn"), or refuse the file ("block").
+OnMissing = Literal["warn", "block"]
 
 SOURCES: tuple[str, ...] = ("ecommerce", "pos", "crm", "social")
 
@@ -37,6 +40,14 @@ LINEAGE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("_warnings", "VARCHAR", "optional fields set to null because they broke a rule, or null"),
 )
 
+# Plausible dates and times (docs/landing-zone.md#plausible-dates): not before a floor, and not
+# after the file's delivery date plus a tolerance. A value outside quarantines its record, or is
+# nulled with a warning where the column says so; a year 2999 or 0001 never reaches the lake.
+EARLIEST: dict[str, str] = {"date": "1900-01-01", "timestamp": "1990-01-01"}
+# days after the delivery date: records are from before their delivery (late arrivals are
+# normal); one day covers sources that cut files by their local date in another time zone
+DAYS_AFTER_DELIVERY = 1
+
 
 @dataclass(frozen=True)
 class Column:
@@ -52,10 +63,31 @@ class Column:
     references: str | None = None  # "<source>.<entity>.<column>" that must already exist
     on_invalid: OnInvalid = "quarantine"
     pii: PiiClass | None = None
+    # dates and timestamps: the floor (ISO date; default EARLIEST) and how many days after the
+    # file's delivery date a value may lie (default DAYS_AFTER_DELIVERY)
+    not_before: str | None = None
+    days_after_delivery: int | None = None
+    on_missing: OnMissing = "warn"
 
     @property
     def duckdb_type(self) -> str:
         return DUCKDB_TYPES[self.type]
+
+    @property
+    def is_temporal(self) -> bool:
+        return self.type in ("date", "timestamp")
+
+    @property
+    def earliest(self) -> str | None:
+        """The first plausible date of a date or timestamp column (ISO), else None."""
+        return (self.not_before or EARLIEST[self.type]) if self.is_temporal else None
+
+    @property
+    def latest_after_delivery(self) -> int | None:
+        """Days after its file's delivery date that a date or timestamp may lie, else None."""
+        if not self.is_temporal:
+            return None
+        return DAYS_AFTER_DELIVERY if self.days_after_delivery is None else self.days_after_delivery
 
     def rules_text(self) -> str:
         """The column's rules in words, for the documentation."""
@@ -70,6 +102,12 @@ class Column:
             parts.append(f"<= {self.max_value:g}")
         if self.references:
             parts.append(f"exists in `{self.references}`")
+        if self.is_temporal:
+            parts.append(
+                f"from {self.earliest} to the delivery date + {self.latest_after_delivery} d"
+            )
+        if not self.required and self.on_missing == "block":
+            parts.append("a file without this column is refused")
         if parts and not self.required:
             parts.append("else " + ("quarantined" if self.on_invalid == "quarantine" else "nulled"))
         return "; ".join(parts)
@@ -278,7 +316,12 @@ ENTITIES: tuple[Entity, ...] = (
                 enum=("north", "northeast", "east", "south", "central", "southwest", "northwest"),
             ),
             Column(
-                "opened_on", "date", "opening date, `YYYY-MM-DD`", "2019-05-01", on_invalid="null"
+                "opened_on",
+                "date",
+                "opening date, `YYYY-MM-DD`",
+                "2019-05-01",
+                on_invalid="null",
+                days_after_delivery=366,  # a store announced for next year
             ),
         ),
     ),
@@ -373,6 +416,7 @@ ENTITIES: tuple[Entity, ...] = (
                 "1988-07-21",
                 on_invalid="null",
                 pii="quasi",
+                days_after_delivery=0,
             ),
             Column("phone", "string", f"phone number, {_PHONE}", "138-0013-8000", pii="direct"),
             Column("email", "string", "email address", "zhang.wei@qq.com", pii="direct"),
@@ -673,3 +717,21 @@ def entities_of(source: str) -> tuple[Entity, ...]:
 def raw_tables() -> tuple[Entity, ...]:
     """Every raw table, in load order (an entity's dependencies come before it)."""
     return tuple(t for e in ENTITIES for t in e.raw_tables)
+
+
+def blocking_columns(names: list[str]) -> dict[str, frozenset[str]]:
+    """`<source>.<entity>.<column>` names, checked against the contract → columns per entity,
+    with the contract's own `on_missing="block"` columns."""
+    found: dict[str, set[str]] = {
+        e.key: {c.name for c in e.columns if c.on_missing == "block"} for e in ENTITIES
+    }
+    for name in names:
+        key, _, column = name.rpartition(".")
+        target = ENTITY_BY_KEY.get(key)
+        if target is None or column not in target.column_names:
+            raise ValueError(
+                f"OMNI360_BLOCKING_COLUMNS names {name!r}, which is not a column of the contract "
+                "(write <source>.<entity>.<column>, e.g. crm.members.phone)"
+            )
+        found[key].add(column)
+    return {key: frozenset(columns) for key, columns in found.items()}

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.lib.files import make_public, public_dir
+
 SNAPSHOT_FILE = "omni360_marts.duckdb"
 MANIFEST_SCHEMA = "_snapshot"
 MANIFEST_TABLE = "manifest"
@@ -123,9 +125,9 @@ def publish_snapshot(
     snapshot and Parquet version stay as they were and the temporary files are removed.
     """
     started = time.perf_counter()
-    published_dir.mkdir(parents=True, exist_ok=True)
-    parquet_root = published_dir / PARQUET_DIR
-    parquet_root.mkdir(exist_ok=True)
+    # readable by BI users and notebooks under other accounts (docs/compliance.md)
+    public_dir(published_dir)
+    parquet_root = public_dir(published_dir / PARQUET_DIR)
     with _publisher_lock(published_dir, lock_timeout_s):
         _remove_leftovers(published_dir)
         published_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -142,6 +144,7 @@ def publish_snapshot(
             )
             _fsync(tmp)
             tmp.chmod(0o444)  # a hint to clients: open it read-only
+            make_public(parquet_tmp)
             parquet_tmp.rename(parquet_final)
             os.replace(tmp, final)  # the moment the new snapshot becomes visible
             swapped = True
@@ -306,6 +309,7 @@ def _switch_current(parquet_root: Path, version: str) -> None:
     os.replace(link_tmp, parquet_root / CURRENT_LINK)
     file_tmp = parquet_root / f".{CURRENT_FILE}.{os.getpid()}.tmp"
     file_tmp.write_text(version + "\n", encoding="utf-8")
+    make_public(file_tmp)
     os.replace(file_tmp, parquet_root / CURRENT_FILE)
 
 

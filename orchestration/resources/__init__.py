@@ -8,6 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from orchestration import settings
+from orchestration.lib.files import restrict_new_files
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -17,6 +18,11 @@ class WarehouseResource(dg.ConfigurableResource):
     warehouse_path: str = Field(default_factory=lambda: str(settings.warehouse_path()))
     lake_dir: str = Field(default_factory=lambda: str(settings.lake_dir()))
     published_dir: str = Field(default_factory=lambda: str(settings.published_dir()))
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # the lake, the warehouse and the logs hold raw personal data: whatever a run creates
+        # is owner-only, but for what is published on purpose (docs/compliance.md)
+        restrict_new_files()
 
     @property
     def landing(self) -> Path:

@@ -138,10 +138,10 @@ def erased(sample_run: SampleRun, tmp_path_factory: pytest.TempPathFactory) -> E
         header, *lines = original.splitlines(keepends=True)
         mine = [line for line in lines if line.startswith(f"{member_id},".encode())]
         assert mine
-        redelivery = landing / "crm" / "members" / "2099-01-01"
+        redelivery = landing / "crm" / "members" / "2026-05-25"
         redelivery.mkdir(parents=True)
-        shutil.copy(landing / member_file, redelivery / "members_20990101.csv")
-        (redelivery / "members_20990101_resend.csv").write_bytes(header + b"".join(mine))
+        shutil.copy(landing / member_file, redelivery / "members_20260525.csv")
+        (redelivery / "members_20260525_resend.csv").write_bytes(header + b"".join(mine))
         settings.export_env(landing, warehouse)
         rerun = run_main_job()
     return Erased(
@@ -160,6 +160,9 @@ def erased(sample_run: SampleRun, tmp_path_factory: pytest.TempPathFactory) -> E
 def test_erase_reports_a_verified_erasure(erased: Erased):
     assert erased.exit_code == 0, erased.cli_output
     assert "verified: none of the subject's identifiers is found" in erased.cli_output
+    # what the proof covers, and that records never linked to the subject are outside it
+    assert "the proof covers the records linked to this customer" in erased.cli_output
+    assert "never linked to them are outside it" in erased.cli_output
     assert "lake.raw.crm.members" in erased.cli_output
     assert erased.rerun_success
 
@@ -182,9 +185,9 @@ def test_the_redelivered_rows_were_suppressed_and_accounted_for(erased: Erased):
     lake = Lake(erased.root / "lake")
     members = next(e for e in ENTITIES if (e.source, e.name) == ("crm", "members"))
     entries = {e.source_file: e for e in lake.manifest(members)}
-    resend = entries["crm/members/2099-01-01/members_20990101_resend.csv"]
+    resend = entries["crm/members/2026-05-25/members_20260525_resend.csv"]
     assert resend.rows_suppressed == resend.rows_read > 0 and resend.rows_loaded == 0
-    copy = entries["crm/members/2099-01-01/members_20990101.csv"]
+    copy = entries["crm/members/2026-05-25/members_20260525.csv"]
     assert copy.status == "skipped_duplicate"
     assert entries[erased.member_file].rows_erased > 0
     for target in ENTITIES:

@@ -42,9 +42,14 @@ def test_every_ge_check_ran_and_passed_or_warns_with_a_reason(sample_run: Sample
     # till lines whose receipt was quarantined
     warned = {k.name for k, e in evaluations.items() if not e.passed}
     assert {"ge_freshness_age_pos", "ge_volume_pos", "ge_every_line_has_its_order"} <= warned
+    # a rule on single rows blocks only a systemic fault; every breaking row is a warning
     quantity = evaluations[dg.AssetCheckKey(LINES, "ge_quantity_positive")]
-    assert quantity.passed and quantity.metadata["threshold"].value == "quantity >= 1"
+    assert quantity.passed and quantity.severity == dg.AssetCheckSeverity.ERROR
+    assert quantity.metadata["threshold"].value == "quantity >= 1 on at least 99.0% of rows"
     assert quantity.metadata["observed"].value.startswith("0 of ")
+    every_row = evaluations[dg.AssetCheckKey(LINES, "ge_quantity_positive_every_row")]
+    assert every_row.passed and every_row.severity == dg.AssetCheckSeverity.WARN
+    assert every_row.metadata["threshold"].value == "quantity >= 1"
 
 
 def test_the_data_docs_of_the_run_cover_every_suite_and_hold_no_personal_data(
@@ -126,7 +131,7 @@ def publish_after_line_checks(instance: dg.DagsterInstance) -> dg.ExecuteInProce
     )
 
 
-def test_a_failed_critical_check_on_a_mart_stops_publication_and_keeps_the_snapshot(
+def test_one_bad_row_warns_and_a_systemic_fault_stops_publication_and_keeps_the_snapshot(
     warehouse_copy,
 ):
     warehouse, published = warehouse_copy
@@ -139,21 +144,34 @@ def test_a_failed_critical_check_on_a_mart_stops_publication_and_keeps_the_snaps
     assert read_manifest(snapshot).run_id == clean.run_id
     assert verify_snapshot(snapshot, warehouse) == []
 
+    # one bad row: a warning naming it, and everyone else's marts are published
     with duckdb.connect(str(warehouse)) as con:
         con.execute(
             "update marts.fct_order_lines set quantity = -1 "
             "where order_line_id = (select min(order_line_id) from marts.fct_order_lines)"
         )
+    one = publish_after_line_checks(instance)
+    evaluations = ge_evaluations(one)
+    row = evaluations[dg.AssetCheckKey(LINES, "ge_quantity_positive_every_row")]
+    assert not row.passed and row.severity == dg.AssetCheckSeverity.WARN
+    assert row.metadata["observed"].value.startswith("1 of ")
+    assert row.metadata["unexpected_samples"].value == [-1]
+    assert evaluations[dg.AssetCheckKey(LINES, "ge_quantity_positive")].passed
+    assert one.success and read_manifest(snapshot).run_id == one.run_id
+
+    # a systemic fault (5 % of the lines): the blocking check fails, nothing is published
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "update marts.fct_order_lines set quantity = -1 where hash(order_line_id) % 20 = 0"
+        )
     planted = publish_after_line_checks(instance)
     failed = ge_evaluations(planted)[dg.AssetCheckKey(LINES, "ge_quantity_positive")]
     assert not failed.passed and failed.severity == dg.AssetCheckSeverity.ERROR
-    assert failed.metadata["observed"].value.startswith("1 of ")
-    assert failed.metadata["unexpected_samples"].value == [-1]
     assert not planted.success
     # Dagster never started the publication: the blocking check's step failed before it
     started = {e.step_key for e in planted.all_events if e.event_type_value == "STEP_START"}
     assert "ge_marts__fct_order_lines" in started and "publish__marts_snapshot" not in started
     assert SNAPSHOT not in {e.asset_key for e in planted.get_asset_materialization_events()}
-    # the snapshot of the control run is still the published one, whole and readable
-    assert read_manifest(snapshot).run_id == clean.run_id
+    # the snapshot of the previous run is still the published one, whole and readable
+    assert read_manifest(snapshot).run_id == one.run_id
     assert verify_snapshot(snapshot) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import stat
 
 import dagster as dg
 import duckdb
@@ -121,3 +122,23 @@ def test_staging_keeps_one_row_per_key(sample_run: SampleRun):
         for r in con.sql("select distinct status from staging.stg_ingest__load_audit").fetchall()
     }
     assert {"loaded", "skipped_duplicate"} <= audit_statuses
+
+
+def test_restricted_files_are_owner_only_and_what_is_published_is_readable(
+    sample_run: SampleRun,
+):
+    def mode(path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    # raw personal data: the lake and the warehouse file
+    assert mode(sample_run.lake) == 0o700
+    assert mode(sample_run.warehouse) & 0o077 == 0
+    assert all(mode(path) & 0o077 == 0 for path in sample_run.lake.rglob("*.parquet"))
+    # masked marts and scrubbed reports: readable by BI users and auditors
+    published = sample_run.warehouse.parent / "published"
+    assert mode(published) == 0o755
+    assert mode(published / "omni360_marts.duckdb") == 0o444
+    current = (published / "parquet" / "current").resolve()
+    assert mode(current) == 0o755
+    assert all(mode(p) == 0o644 for p in current.rglob("*.parquet"))
+    assert mode(sample_run.reports / "index.html") == 0o644

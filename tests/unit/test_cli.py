@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -58,3 +59,7 @@ def test_generate_then_ingest_then_status(tmp_path: Path):
     assert "crm/members:" in ingest.output and "checks passed" in ingest.output
     status = runner.invoke(app, ["status", "--warehouse", str(warehouse)])
     assert status.exit_code == 0 and "crm/members" in status.output
+    assert "adds up" in status.output and " NO" not in status.output
+    # the lake and the logs hold raw personal data: owner-only
+    assert stat.S_IMODE((warehouse.parent / "lake").stat().st_mode) == 0o700
+    assert stat.S_IMODE((warehouse.parent / "logs").stat().st_mode) == 0o700

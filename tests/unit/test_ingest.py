@@ -337,6 +337,6 @@ def test_unknown_folders_and_file_types_are_layout_problems(landing: Path):
     problems = {p.path: p.problem for p in scan_landing(landing).problems}
     assert problems == {
         "erp": "unknown source folder",
-        "pos/stores/2026-01-05/stores.xlsx": "unknown file type (expected a .csv file)",
+        "pos/stores/2026-01-05/stores.xlsx": "unknown file type (expected a .csv or .csv.gz file)",
         "pos/stores/latest": "not a delivery-date folder",
     }

@@ -1,14 +1,30 @@
 """One asset per source entity: its landing files loaded into the raw layer of the lake."""
 
 import dagster as dg
+from pydantic import Field
 
+from orchestration import settings
 from orchestration.lib import progress
-from orchestration.lib.contracts import ENTITIES, Entity, entity
+from orchestration.lib.contracts import ENTITIES, Entity, blocking_columns, entity
 from orchestration.lib.ingest.accounting import accounting_mismatches
 from orchestration.lib.ingest.lake import Lake
 from orchestration.lib.ingest.landing import scan_landing
 from orchestration.lib.ingest.loader import EntityLoadResult, load_entity, new_load_id
+from orchestration.lib.ingest.parse import Limits
 from orchestration.resources import WarehouseResource
+
+
+class IngestConfig(dg.Config):
+    """Size limits and blocking columns (docs/ingestion.md); defaults from the environment."""
+
+    max_line_bytes: int = Field(default_factory=settings.max_line_bytes)
+    max_field_bytes: int = Field(default_factory=settings.max_field_bytes)
+    max_file_bytes: int = Field(default_factory=settings.max_file_bytes)
+    blocking_columns: list[str] = Field(default_factory=settings.blocking_columns)
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(self.max_line_bytes, self.max_field_bytes, self.max_file_bytes)
 
 
 def asset_key(target: Entity) -> dg.AssetKey:
@@ -63,7 +79,15 @@ def build_ingest_asset(target: Entity) -> dg.AssetsDefinition:
             "files_accepted",
             asset=key,
             description="No landing file of this entity was refused "
-            "(changed after loading, wrong encoding, missing column, empty…).",
+            "(changed after loading, wrong encoding, missing column, empty, unreadable…); "
+            "an error the first time a file is refused, a warning while it stays refused.",
+        ),
+        dg.AssetCheckSpec(
+            "columns_complete",
+            asset=key,
+            description="Every file loaded in this run has every optional column of the "
+            "contract; a missing (or renamed) one is loaded as null, named here with its file "
+            "and rows. Set OMNI360_BLOCKING_COLUMNS to refuse such files instead.",
         ),
     ]
 
@@ -73,7 +97,9 @@ def build_ingest_asset(target: Entity) -> dg.AssetsDefinition:
         check_specs=checks,
         can_subset=False,
     )
-    def _ingest(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    def _ingest(
+        context: dg.AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource
+    ):
         scan = scan_landing(warehouse.landing)
         lake = Lake(warehouse.lake)
         result = load_entity(
@@ -82,6 +108,8 @@ def build_ingest_asset(target: Entity) -> dg.AssetsDefinition:
             lake,
             new_load_id(context.run.run_id),
             layout_problems=scan.problems_for(target),
+            limits=config.limits,
+            blocking_columns=blocking_columns(config.blocking_columns)[target.key],
             progress=lambda o: (
                 context.log.info(
                     f"{o.source_file}: {o.status} read={o.rows_read} loaded={o.rows_loaded} "
@@ -119,16 +147,64 @@ def build_ingest_asset(target: Entity) -> dg.AssetsDefinition:
             },
             description="; ".join(mismatches[:5]) or None,
         )
+        new, known = (
+            result.new_refusals,
+            [r for r in result.refusals if r not in result.new_refusals],
+        )
         yield dg.AssetCheckResult(
             asset_key=key,
             check_name="files_accepted",
             passed=not result.refusals,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={"refused": dg.MetadataValue.json(result.refusals[:50])},
-            description="\n".join(result.refusals[:10]) or None,
+            # an operator hears of a refused file once as an error; unchanged, it stays a warning
+            severity=dg.AssetCheckSeverity.ERROR if new else dg.AssetCheckSeverity.WARN,
+            metadata={
+                "refused": dg.MetadataValue.json(result.refusals[:50]),
+                "refused_for_the_first_time": len(new),
+                "observed": len(result.refusals),
+                "threshold": 0,
+            },
+            description="\n".join(new[:10] + [f"still refused: {r}" for r in known[:10]]) or None,
         )
+        yield columns_check(key, result)
 
     return _ingest
+
+
+def columns_check(key: dg.AssetKey, result: EntityLoadResult) -> dg.AssetCheckResult:
+    incomplete = result.incomplete_files
+    lines = [
+        f"{o.source_file}: optional column(s) {', '.join(o.missing_columns)} missing, "
+        f"{o.rows_loaded:,} rows loaded with them null"
+        + (
+            f" (the file has columns the contract does not name: {', '.join(o.extra_columns)})"
+            if o.extra_columns
+            else ""
+        )
+        for o in incomplete
+    ]
+    return dg.AssetCheckResult(
+        asset_key=key,
+        check_name="columns_complete",
+        passed=not incomplete,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "files": dg.MetadataValue.json(
+                [
+                    {
+                        "file": o.source_file,
+                        "missing_columns": list(o.missing_columns),
+                        "extra_columns": list(o.extra_columns),
+                        "rows": o.rows_loaded,
+                    }
+                    for o in incomplete[:50]
+                ]
+            ),
+            "observed": sum(len(o.missing_columns) for o in incomplete),
+            "threshold": 0,
+            "rows_affected": sum(o.rows_loaded for o in incomplete),
+        },
+        description="; ".join(lines[:10]) or None,
+    )
 
 
 @dg.asset(
@@ -178,6 +254,7 @@ ingest_outputs = [
     for name, doc in (
         ("quarantine", "Rejected rows of every entity, with rule and reason."),
         ("load_audit", "What each run did with each landing file."),
+        ("loaded_files", "The manifest: every landing file committed, with its delivery date."),
     )
 ]
 

@@ -464,6 +464,24 @@ def _assign_ids(con: duckdb.DuckDBPyConnection, run_id: str, now: datetime) -> N
         from _assigned where is_new
         """
     )
+    # an id none of whose records is left (its file withdrawn, say) is retired, never reused
+    con.execute(
+        f"""
+        insert into {SCHEMA}.customer_id_events
+        select '{run_id}', {at}, 'retired', customer_id, null, 0,
+            'none of its records is left (withdrawn or no longer delivered)'
+        from {SCHEMA}.customer_ids
+        where status = 'active' and customer_id not in (select customer_id from _heirs)
+            and customer_id not in (select customer_id from _assigned)
+        """
+    )
+    con.execute(
+        f"""
+        update {SCHEMA}.customer_ids set status = 'retired', updated_at = {at}
+        where status = 'active' and customer_id not in (select customer_id from _heirs)
+            and customer_id not in (select customer_id from _assigned)
+        """
+    )
     con.execute(
         f"""
         update {SCHEMA}.customer_ids as ids

@@ -13,7 +13,7 @@ def accounting_mismatches(lake: Lake, entity: Entity) -> list[str]:
     + rows of erased subjects (suppressed on arrival or erased since)."""
     problems = []
     for entry in lake.manifest(entity):
-        if entry.status != "loaded":
+        if not entry.holds_rows:
             continue
         raw = lake.raw_dir(entity) / f"{entry.file_id}.parquet"
         quarantine = lake.quarantine_dir(entity) / f"{entry.file_id}.parquet"

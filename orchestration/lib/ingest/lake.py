@@ -3,8 +3,9 @@
 Layout under the lake root:
     raw/<source>/<table>/<file_id>.parquet          valid rows of one landing file
     quarantine/<source>/<entity>/<file_id>.parquet  its rejected rows with the reason
-    _ops/manifest/<source>/<entity>/<file_id>.json  one per loaded (or skipped) file
+    _ops/manifest/<source>/<entity>/<file_id>.json  one per loaded (or skipped, withdrawn) file
     _ops/audit/<source>/<entity>/<load_id>.jsonl    what each run did with each file
+    _ops/refused/<source>/<entity>/<file_id>.json   the first refusal of each refused file
 
 A landing file is committed when its manifest entry is renamed into place; Parquet files without
 a manifest entry are leftovers of an interrupted run and are deleted before the next load.
@@ -16,11 +17,16 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from orchestration.lib.contracts import LINEAGE_COLUMNS, Entity
+from orchestration.lib.files import private_dir, write_atomic
+
+if TYPE_CHECKING:
+    from orchestration.lib.ingest.loader import FileOutcome
 
 SCHEMA_FILE = "00000000-schema.parquet"  # zero rows; keeps every table's glob and schema valid
 
@@ -73,7 +79,9 @@ class ManifestEntry:
     sha256: str
     load_id: str
     loaded_at: str
-    status: str  # loaded | skipped_duplicate
+    status: (
+        str  # loaded | skipped_duplicate | withdrawn (rows moved to quarantine, see withdraw.py)
+    )
     duplicate_of: str | None
     rows_read: int
     rows_loaded: int
@@ -83,6 +91,13 @@ class ManifestEntry:
     # rows of erased subjects: dropped on arrival (suppressed) or removed later (erased)
     rows_suppressed: int = 0
     rows_erased: int = 0
+    withdrawn_at: str | None = None
+    withdraw_reason: str | None = None
+
+    @property
+    def holds_rows(self) -> bool:
+        """Its rows are in the lake (raw or quarantine), so row accounting applies."""
+        return self.status in ("loaded", "withdrawn")
 
 
 class Lake:
@@ -101,16 +116,31 @@ class Lake:
     def audit_dir(self, entity: Entity) -> Path:
         return self.root / "_ops" / "audit" / entity.source / entity.name
 
+    def refused_dir(self, entity: Entity) -> Path:
+        return self.root / "_ops" / "refused" / entity.source / entity.name
+
     def data_dirs(self, entity: Entity) -> list[Path]:
         return [self.raw_dir(t) for t in entity.raw_tables] + [self.quarantine_dir(entity)]
 
     def ensure_layout(self, entity: Entity) -> None:
-        """Create the folders and each table's zero-row schema file."""
+        """Create the folders (the lake owner-only: it holds raw personal data) and each table's
+        zero-row schema file."""
+        private_dir(self.root)
         for table in entity.raw_tables:
             _write_schema_file(self.raw_dir(table), raw_schema(table))
         _write_schema_file(self.quarantine_dir(entity), quarantine_schema())
         self.manifest_dir(entity).mkdir(parents=True, exist_ok=True)
         self.audit_dir(entity).mkdir(parents=True, exist_ok=True)
+
+    def entry(self, entity: Entity, file_id: str) -> ManifestEntry:
+        path = self.manifest_dir(entity) / f"{file_id}.json"
+        return ManifestEntry(**json.loads(path.read_text(encoding="utf-8")))
+
+    def write_entry(self, entity: Entity, entry: ManifestEntry) -> None:
+        write_atomic(
+            self.manifest_dir(entity) / f"{entry.file_id}.json",
+            json.dumps(asdict(entry), ensure_ascii=False, indent=1),
+        )
 
     def manifest(self, entity: Entity) -> list[ManifestEntry]:
         folder = self.manifest_dir(entity)
@@ -143,10 +173,33 @@ class Lake:
         """Move staged Parquet files into place, then write the manifest entry (the commit)."""
         for tmp in staged:
             os.replace(tmp, tmp.with_suffix(""))
-        write_atomic(
-            self.manifest_dir(entity) / f"{entry.file_id}.json",
-            json.dumps(asdict(entry), ensure_ascii=False, indent=1),
-        )
+        self.write_entry(entity, entry)
+
+    def refusals(self, entity: Entity) -> dict[tuple[str, str], dict]:
+        """(landing path, sha256) of every file refused before → its first refusal (load_id,
+        rule, message)."""
+        folder = self.refused_dir(entity)
+        found = {}
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            found[(record["source_file"], record["sha256"])] = record
+        return found
+
+    def record_refusal(
+        self, entity: Entity, source_file: str, sha256: str, outcome: FileOutcome, load_id: str
+    ) -> None:
+        """Keep the first refusal of these bytes: later runs report it as known, not as new."""
+        path = self.refused_dir(entity) / f"{_safe_name(source_file)}__{sha256[:16]}.json"
+        if path.exists():
+            return
+        record = {
+            "source_file": source_file,
+            "sha256": sha256,
+            "load_id": load_id,
+            "rule": outcome.rule,
+            "message": outcome.message,
+        }
+        write_atomic(path, json.dumps(record, ensure_ascii=False, indent=1))
 
     def append_audit(self, entity: Entity, load_id: str, events: list[dict]) -> None:
         if events:
@@ -154,13 +207,8 @@ class Lake:
             write_atomic(self.audit_dir(entity) / f"{load_id}.jsonl", lines)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+def _safe_name(rel_path: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in rel_path)[-150:]
 
 
 def _write_schema_file(folder: Path, schema: pa.Schema) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from orchestration.lib.contracts import ENTITY_BY_KEY, SOURCES, Entity
 
-EXTENSIONS = {"csv": ".csv", "jsonl": ".jsonl"}
+EXTENSIONS = {"csv": ".csv", "jsonl": ".jsonl"}  # each may be gzip-compressed: `.csv.gz`
 
 
 @dataclass(frozen=True)
@@ -119,11 +119,11 @@ def _scan_delivery(root: Path, entity: Entity, date_dir: Path, scan: LandingScan
     expected = EXTENSIONS[entity.format]
     for path in sorted(p for p in date_dir.iterdir() if not _hidden(p)):
         rel_file = path.relative_to(root).as_posix()
-        if path.is_dir() or path.suffix.lower() != expected:
+        if path.is_dir() or not path.name.lower().endswith((expected, expected + ".gz")):
             scan.problems.append(
                 LayoutProblem(
                     rel_file,
-                    f"unknown file type (expected a {expected} file)",
+                    f"unknown file type (expected a {expected} or {expected}.gz file)",
                     f"{entity.key} is delivered as {entity.format}; convert the file or remove it",
                 )
             )

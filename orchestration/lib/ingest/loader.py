@@ -19,8 +19,9 @@ from orchestration.lib.contracts import Entity, entity
 from orchestration.lib.identity.duckdb_udfs import register as register_udfs
 from orchestration.lib.ingest.lake import Lake, ManifestEntry
 from orchestration.lib.ingest.landing import LandingFile, LayoutProblem
-from orchestration.lib.ingest.parse import FileRefused, ParsedFile, parse_file
+from orchestration.lib.ingest.parse import FileRefused, Limits, ParsedFile, parse_file
 from orchestration.lib.ingest.validate import (
+    FileRules,
     checked_sql,
     json_fields_expr,
     lit,
@@ -40,7 +41,8 @@ class AccountingError(Exception):
 @dataclass
 class FileOutcome:
     source_file: str
-    status: str  # loaded | skipped_duplicate | already_loaded | refused
+    # loaded | skipped_duplicate | already_loaded | withdrawn (earlier, by an operator) | refused
+    status: str
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
@@ -51,6 +53,10 @@ class FileOutcome:
     message: str | None = None
     duplicate_of: str | None = None
     quarantine_rules: Counter = field(default_factory=Counter)
+    # optional columns the file lacks (loaded as null), and columns the contract does not name
+    missing_columns: tuple[str, ...] = ()
+    extra_columns: tuple[str, ...] = ()
+    refused_before: str | None = None  # a refusal of the same bytes by an earlier run: its load
 
     def audit_event(self, entity: Entity, load_id: str, at: str) -> dict:
         return {
@@ -68,6 +74,8 @@ class FileOutcome:
             "rule": self.rule,
             "message": self.message,
             "duplicate_of": self.duplicate_of,
+            "missing_columns": list(self.missing_columns),
+            "extra_columns": list(self.extra_columns),
         }
 
 
@@ -117,6 +125,18 @@ class EntityLoadResult:
         ]
 
     @property
+    def new_refusals(self) -> list[str]:
+        """Refusals not seen before: a file refused by an earlier run, unchanged, is old news."""
+        return [
+            o.message or o.source_file for o in self.files("refused") if not o.refused_before
+        ] + [str(p) for p in self.layout_problems]
+
+    @property
+    def incomplete_files(self) -> list[FileOutcome]:
+        """Loaded files that lack optional columns of the contract (loaded as null)."""
+        return [o for o in self.files("loaded") if o.missing_columns]
+
+    @property
     def quarantine_rules(self) -> Counter:
         total: Counter = Counter()
         for outcome in self.outcomes:
@@ -145,12 +165,20 @@ def load_entity(
     load_id: str,
     layout_problems: list[LayoutProblem] | None = None,
     progress: Callable[[FileOutcome], None] | None = None,
+    limits: Limits | None = None,
+    blocking_columns: frozenset[str] = frozenset(),
 ) -> EntityLoadResult:
-    """Load new files: staged in parallel, committed one by one in delivery order."""
+    """Load new files: staged in parallel, committed one by one in delivery order.
+
+    No file can stop the others: whatever goes wrong with one file refuses that file, with the
+    reason. `blocking_columns` are optional columns whose absence refuses a file.
+    """
     started = time.perf_counter()
+    limits = limits or Limits()
     lake.ensure_layout(target)
     recovered = lake.recover(target)
     manifest = lake.manifest(target)
+    refused_before = lake.refusals(target)
     by_path = {e.source_file: e for e in manifest}
     by_sha: dict[str, ManifestEntry | _Job] = {e.sha256: e for e in manifest}
     outcomes: list[FileOutcome] = []
@@ -174,10 +202,21 @@ def load_entity(
                     "create temp table suppression_tokens as select distinct token "
                     f"from read_parquet({lit(suppression.glob())})",
                 )
-        return _stage_job(local.con, target, job, lake, load_id, suppress)
+        try:
+            return _stage_job(
+                local.con, target, job, lake, load_id, suppress, limits, blocking_columns
+            )
+        except Exception as error:  # one unreadable file never stops the others
+            return _unreadable(job.landing_file.rel_path, error), []
 
     def finish(item: FileOutcome | tuple[_Job, Future | None]) -> None:
         outcome = item if isinstance(item, FileOutcome) else _commit(target, item, lake, by_path)
+        if outcome.status == "refused":
+            sha = item[0].entry.sha256 if isinstance(item, tuple) else None
+            first = refused_before.get((outcome.source_file, sha or ""))
+            outcome.refused_before = first["load_id"] if first else None
+            if sha:
+                lake.record_refusal(target, outcome.source_file, sha, outcome, load_id)
         outcomes.append(outcome)
         if progress:
             progress(outcome)
@@ -208,6 +247,18 @@ def load_entity(
     )
     return EntityLoadResult(
         target, load_id, outcomes, recovered, layout_problems or [], time.perf_counter() - started
+    )
+
+
+def _unreadable(rel: str, error: Exception) -> FileOutcome:
+    detail = (str(error).strip().splitlines() or [""])[0][:300]
+    return FileOutcome(
+        rel,
+        "refused",
+        rule="unreadable_file",
+        message=f"{rel}: could not be read ({type(error).__name__}: {detail}); nothing of it "
+        "was loaded and the other files went on. Check the file; if it looks right, report "
+        "this with the file.",
     )
 
 
@@ -247,12 +298,18 @@ def _plan(
     by_sha: dict[str, ManifestEntry | _Job],
 ) -> FileOutcome | _Job:
     rel = landing_file.rel_path
-    data = landing_file.path.read_bytes()
+    try:
+        data = landing_file.path.read_bytes()
+    except OSError as error:
+        return _unreadable(rel, error)
     sha = hashlib.sha256(data).hexdigest()
     previous = by_path.get(rel)
     if previous is not None:
         if previous.sha256 == sha:
-            return FileOutcome(rel, "already_loaded")
+            # loaded before, or withdrawn since by an operator: either way not loaded again
+            return FileOutcome(
+                rel, "withdrawn" if previous.status == "withdrawn" else "already_loaded"
+            )
         return FileOutcome(
             rel,
             "refused",
@@ -292,15 +349,28 @@ def _stage_job(
     lake: Lake,
     load_id: str,
     suppress: str | None,
+    limits: Limits,
+    blocking_columns: frozenset[str],
 ) -> tuple[FileOutcome, list[Path]]:
     rel, entry = job.landing_file.rel_path, job.entry
+    rules = FileRules(job.landing_file.delivery_date, limits.max_field_bytes)
     try:
-        parsed = parse_file(job.data, target, rel)
+        parsed = parse_file(job.data, target, rel, limits, blocking_columns)
+        return _stage_file(
+            con,
+            target,
+            parsed,
+            lake,
+            entry.file_id,
+            rel,
+            load_id,
+            entry.loaded_at,
+            rules,
+            suppress,
+            blocking_columns,
+        )
     except FileRefused as refused:
         return FileOutcome(rel, "refused", rule=refused.rule, message=str(refused)), []
-    return _stage_file(
-        con, target, parsed, lake, entry.file_id, rel, load_id, entry.loaded_at, suppress
-    )
 
 
 def _commit(
@@ -359,12 +429,34 @@ def _stage_file(
     rel: str,
     load_id: str,
     loaded_at: str,
+    rules: FileRules,
     suppress: str | None = None,
+    blocking_columns: frozenset[str] = frozenset(),
 ) -> tuple[FileOutcome, list[Path]]:
     con.register("parsed", parsed.table)
     con.register("raw_lines", parsed.raw)
+    staged: list[Path] = []
     try:
-        _build_checked(con, target)
+        _build_checked(con, target, rules)
+        missing, extra = (
+            (parsed.missing_optional_columns, parsed.extra_columns)
+            if target.format == "csv"
+            else _json_columns(con, target)
+        )
+        blocked = [c for c in missing if c in blocking_columns]
+        if blocked:
+            raise FileRefused(
+                rel,
+                f"no line has the blocking column(s) {', '.join(blocked)}"
+                + (
+                    f"; lines have keys the contract does not name: {', '.join(extra)}"
+                    if extra
+                    else ""
+                ),
+                f"records of {target.key} must carry {', '.join(blocked)} (a deployment setting, "
+                "OMNI360_BLOCKING_COLUMNS)",
+                "missing_column",
+            )
         # rows of erased subjects go nowhere, not even to quarantine; they are only counted
         _run(
             con,
@@ -376,15 +468,14 @@ def _stage_file(
             f"{lit(rel)} as _source_file, _line_no, {lit(load_id)} as _load_id, "
             f"{lit(loaded_at)}::timestamp as _loaded_at"
         )
-        staged: list[Path] = []
         valid_sql = (
-            f"select {', '.join(output_columns(target))}, {lineage}, _warnings "
+            f"select {', '.join(output_columns(target, rules))}, {lineage}, _warnings "
             "from checked where _problem is null order by _line_no"
         )
         staged.append(_copy(con, valid_sql, lake.raw_dir(target) / f"{fid}.parquet.tmp"))
         if target.child is not None:
             child_sql = (
-                f"select {', '.join(output_columns(target.child))}, {lineage}, "
+                f"select {', '.join(output_columns(target.child, rules))}, {lineage}, "
                 "child_checked._warnings from child_checked "
                 "semi join (select _line_no from checked where _problem is null) "
                 "as ok on child_checked._parent_line_no = ok._line_no "
@@ -404,7 +495,7 @@ def _stage_file(
         staged.append(
             _copy(con, quarantine_sql, lake.quarantine_dir(target) / f"{fid}.parquet.tmp")
         )
-        rules: Counter = Counter()
+        quarantined_by_rule: Counter = Counter()
         with_warnings = 0
         for quarantined_row, rule, rows, warned in _run(
             con,
@@ -412,10 +503,10 @@ def _stage_file(
             "from checked group by all",
         ):
             if quarantined_row:
-                rules[rule] += rows
+                quarantined_by_rule[rule] += rows
             else:
                 with_warnings = warned
-    except Exception:
+    except BaseException:
         for path in (lake.raw_dir(t) / f"{fid}.parquet.tmp" for t in target.raw_tables):
             path.unlink(missing_ok=True)
         (lake.quarantine_dir(target) / f"{fid}.parquet.tmp").unlink(missing_ok=True)
@@ -444,15 +535,45 @@ def _stage_file(
         child_rows_loaded=children,
         rows_with_warnings=with_warnings,
         rows_suppressed=suppressed,
-        quarantine_rules=rules,
-        message=_header_note(parsed, rel),
+        quarantine_rules=quarantined_by_rule,
+        message=_header_note(missing, extra, rel),
+        missing_columns=tuple(missing),
+        extra_columns=tuple(extra),
     )
     return outcome, staged
 
 
-def _header_note(parsed: ParsedFile, rel: str) -> str | None:
-    """What a CSV header left out or added, for the audit; None when it matches the contract."""
-    extra, missing = parsed.extra_columns, parsed.missing_optional_columns
+def _json_columns(
+    con: duckdb.DuckDBPyConnection, target: Entity, sample: int = 1000
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Optional fields no line of a JSON-lines file has, and keys the contract does not name.
+
+    JSON lines may leave out null fields, so an absent key alone is no loss; an absent key
+    beside an unknown one is (a renamed field). Unknown keys are looked for in the first
+    `sample` lines, absent ones (only then) over the whole file.
+    """
+    known = {*target.column_names, *([target.child_field] if target.child_field else [])}
+    keys = _run(
+        con,
+        "select distinct unnest(json_keys(_raw)) from "
+        f"(select _raw from json_rows where _fields is not null order by _line_no limit {sample})",
+    )
+    extra = tuple(sorted(k for (k,) in keys if k not in known))
+    if not extra:
+        return (), ()
+    optional = [c.name for c in target.columns if not c.required]
+    present = _run(
+        con,
+        "select "
+        + ", ".join(f"bool_or(json_exists(_raw, {lit('$.' + n)}))" for n in optional)
+        + " from json_rows where _fields is not null",
+    )[0]
+    missing = tuple(n for n, found in zip(optional, present, strict=True) if not found)
+    return missing, extra
+
+
+def _header_note(missing: tuple[str, ...], extra: tuple[str, ...], rel: str) -> str | None:
+    """What a file's columns left out or added, for the audit; None when they match."""
     notes = []
     if extra:
         notes.append(f"ignored extra columns: {', '.join(extra)}")
@@ -471,13 +592,13 @@ def _copy(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> Path:
     return path
 
 
-def _build_checked(con: duckdb.DuckDBPyConnection, target: Entity) -> None:
+def _build_checked(con: duckdb.DuckDBPyConnection, target: Entity, rules: FileRules) -> None:
     """Create temp table `checked` (and `child_checked` for nested entities)."""
     if target.format == "csv":
         _run(
             con,
             "create or replace temp table checked as "
-            + checked_sql(target, "parsed", value_exprs(target)),
+            + checked_sql(target, "parsed", value_exprs(target), rules),
         )
         return
     _run(
@@ -509,13 +630,13 @@ def _build_checked(con: duckdb.DuckDBPyConnection, target: Entity) -> None:
         _run(
             con,
             "create or replace temp table checked as "
-            + checked_sql(target, "json_rows", value_exprs(target)),
+            + checked_sql(target, "json_rows", value_exprs(target), rules),
         )
         return
-    _build_nested_checked(con, target)
+    _build_nested_checked(con, target, rules)
 
 
-def _build_nested_checked(con: duckdb.DuckDBPyConnection, target: Entity) -> None:
+def _build_nested_checked(con: duckdb.DuckDBPyConnection, target: Entity, rules: FileRules) -> None:
     child = target.child
     assert child is not None and target.child_field is not None
     key_position = target.column_names.index(target.primary_key[0]) + 1
@@ -561,7 +682,8 @@ def _build_nested_checked(con: duckdb.DuckDBPyConnection, target: Entity) -> Non
     values[target.primary_key[0]] = "_parent_key"
     _run(
         con,
-        "create or replace temp table child_checked as " + checked_sql(child, "child_rows", values),
+        "create or replace temp table child_checked as "
+        + checked_sql(child, "child_rows", values, rules),
     )
     field_name = target.child_field
     _run(
@@ -601,5 +723,7 @@ def _build_nested_checked(con: duckdb.DuckDBPyConnection, target: Entity) -> Non
     _run(
         con,
         "create or replace temp table checked as "
-        + checked_sql(target, "parent_rows", value_exprs(target), extra_problem="_nested_problem"),
+        + checked_sql(
+            target, "parent_rows", value_exprs(target), rules, extra_problem="_nested_problem"
+        ),
     )

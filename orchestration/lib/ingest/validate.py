@@ -1,24 +1,37 @@
 """SQL, generated from the contract, that types each field and finds the first broken rule.
 
-Rules are checked per record in this order: parse errors (bytes, fields, JSON), then per column in
-contract order: required, type, accepted values, pattern, range, reference; for nested entities the
-line items last. The first broken rule quarantines the record. An optional column whose contract
-says `on_invalid="null"` is nulled instead and named in `_warnings`.
+Rules are checked per record in this order: parse errors (bytes, size, fields, JSON), a field over
+the size limit, then per column in contract order: required, type, accepted values, pattern,
+range (dates and times: a plausible window around the file's delivery date), reference; for
+nested entities the line items last. The first broken rule quarantines the record. An optional
+column whose contract says `on_invalid="null"` is nulled instead and named in `_warnings`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
 from orchestration.lib.contracts import Column, Entity
 
 TIMESTAMP_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z")
+ISO_FORMATS = (*TIMESTAMP_FORMATS, "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%d %H:%M:%S.%f%z")
 TYPE_HINTS = {
     "integer": "a whole number",
     "decimal": "a decimal number such as 129.00",
     "date": "a date YYYY-MM-DD",
-    "timestamp": "an ISO 8601 time with offset such as 2026-03-14T10:05:31+08:00",
+    "timestamp": "an ISO 8601 time with offset such as 2026-03-14T10:05:31+08:00 or Z",
     "boolean": "true or false",
     "string": "text",
 }
+
+
+@dataclass(frozen=True)
+class FileRules:
+    """What the rules of one landing file depend on beyond the contract."""
+
+    delivery_date: dt.date  # dates and times may not lie far after it
+    max_field_bytes: int  # a longer field quarantines its record (`field_too_long`)
 
 
 def q(identifier: str) -> str:
@@ -44,9 +57,13 @@ def typed_expr(col: Column, value: str) -> str:
         case "date":
             return f"try_strptime({value}, '%Y-%m-%d')::date"
         case "timestamp":
-            # the usual format first: coalesce only tries the next one where the first failed
-            tries = ", ".join(f"try_strptime({value}, {lit(fmt)})" for fmt in TIMESTAMP_FORMATS)
-            return f"timezone('UTC', coalesce({tries}))"
+            # the usual format first: coalesce only tries the next one where the first failed;
+            # then fractional seconds and `Z` for UTC (ISO 8601 allows both)
+            zulu = f"regexp_replace({value}, '[Zz]$', '+00:00')"
+            tries = [f"try_strptime({value}, {lit(fmt)})" for fmt in TIMESTAMP_FORMATS] + [
+                f"try_strptime({zulu}, {lit(fmt)})" for fmt in ISO_FORMATS
+            ]
+            return f"timezone('UTC', coalesce({', '.join(tries)}))"
         case "boolean":
             return f"try_cast({value} as boolean)"
     raise ValueError(f"unknown type {col.type}")
@@ -57,7 +74,17 @@ def _shown(value: str) -> str:
     return f"'''' || left({value}, 60) || ''''"
 
 
-def column_checks(col: Column, value: str, typed: str) -> list[tuple[str, str, str]]:
+def _latest(col: Column, rules: FileRules) -> str:
+    days = col.latest_after_delivery or 0
+    if col.type == "date":
+        return f"date '{rules.delivery_date + dt.timedelta(days=days)}'"
+    # times are stored in UTC: up to the end of the last allowed day
+    return f"timestamp '{rules.delivery_date + dt.timedelta(days=days + 1)} 00:00:00'"
+
+
+def column_checks(
+    col: Column, value: str, typed: str, rules: FileRules
+) -> list[tuple[str, str, str]]:
     """(condition, rule, reason expression) for each rule the column declares."""
     name = col.name
     checks: list[tuple[str, str, str]] = []
@@ -102,6 +129,20 @@ def column_checks(col: Column, value: str, typed: str) -> list[tuple[str, str, s
                     f"{lit(f' is out of range (must be {word} {bound:g})')}",
                 )
             )
+    if col.is_temporal:
+        earliest = f"{col.type} {lit(col.earliest or '')}"
+        latest = _latest(col, rules)
+        after = f"the delivery date {rules.delivery_date} + {col.latest_after_delivery} d"
+        checks.append(
+            (
+                f"{typed} is not null and ({typed} < {earliest} or {typed} >= {latest})"
+                if col.type == "timestamp"
+                else f"{typed} is not null and ({typed} < {earliest} or {typed} > {latest})",
+                "out_of_range",
+                f"{lit(name + ' ')} || {typed}::varchar || "
+                f"{lit(f' is not plausible (must lie from {col.earliest} to {after})')}",
+            )
+        )
     if col.references:
         ref = ref_table_name(col.references)
         checks.append(
@@ -135,7 +176,11 @@ def json_fields_expr(entity: Entity, document: str) -> str:
 
 
 def checked_sql(
-    entity: Entity, source_relation: str, values: dict[str, str], extra_problem: str | None = None
+    entity: Entity,
+    source_relation: str,
+    values: dict[str, str],
+    rules: FileRules,
+    extra_problem: str | None = None,
 ) -> str:
     """Select every input row with `_problem` (struct or null), `_warnings` and typed columns."""
     typed_cols = []
@@ -143,13 +188,24 @@ def checked_sql(
         "when _parse_error is not null then {'rule': _parse_error, 'column': _parse_column, "
         "'reason': _parse_detail}"
     ]
+    # a field over the limit is refused before any rule reads it (and it is never typed)
+    for col in entity.columns:
+        problem_branches.append(
+            f"when strlen(__v_{col.name}) > {rules.max_field_bytes} then "
+            + _problem(
+                "field_too_long",
+                col.name,
+                f"{lit(col.name + ' has ')} || strlen(__v_{col.name}) || "
+                + lit(f" bytes; the limit is {rules.max_field_bytes:,} (OMNI360_MAX_FIELD_BYTES)"),
+            )
+        )
     warnings = []
     for col in entity.columns:
         value = f"__v_{col.name}"
         typed = f"__t_{col.name}"
         typed_cols.append(f"{values[col.name]} as {value}")
         typed_cols.append(f"{typed_expr(col, values[col.name])} as {typed}")
-        for cond, rule, reason in column_checks(col, value, typed):
+        for cond, rule, reason in column_checks(col, value, typed, rules):
             if col.required or col.on_invalid == "quarantine" or rule == "required_missing":
                 problem_branches.append(f"when {cond} then {_problem(rule, col.name, reason)}")
             else:
@@ -170,7 +226,7 @@ def checked_sql(
     """
 
 
-def output_columns(entity: Entity) -> list[str]:
+def output_columns(entity: Entity, rules: FileRules) -> list[str]:
     """Typed contract columns of a valid row; a nulled optional field is null."""
     cols = []
     for col in entity.columns:
@@ -178,7 +234,7 @@ def output_columns(entity: Entity) -> list[str]:
         if not col.required and col.on_invalid == "null":
             bad = " or ".join(
                 cond
-                for cond, rule, _ in column_checks(col, f"__v_{col.name}", typed)
+                for cond, rule, _ in column_checks(col, f"__v_{col.name}", typed, rules)
                 if rule != "required_missing"
             )
             expr = f"case when {bad} then null else {typed} end" if bad else typed

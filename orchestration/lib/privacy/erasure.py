@@ -14,6 +14,12 @@
    Parquet file or other file under the warehouse folder holds any of their identifiers;
 6. records the request with a token of the subject, never the identifier itself.
 
+The proof covers the records identity resolution linked to the subject and the identifiers they
+carry (`ErasureReport.covers` says which). A record of theirs that was never linked (a follower
+known by nickname only) is outside it: records that share a weaker attribute with the subject
+(the same name and city or birth date, the same nickname) are listed for review
+(`ErasureReport.review`), never deleted on a guess.
+
 The subject's identifiers are held in memory only while this runs.
 """
 
@@ -27,16 +33,17 @@ import re
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from orchestration.lib.contracts import ENTITIES, Entity, entity
+from orchestration.lib.files import write_atomic
 from orchestration.lib.identity import normalise
 from orchestration.lib.identity.duckdb_udfs import register as register_udfs
 from orchestration.lib.identity.explain import current_id, customer_ids_for
-from orchestration.lib.ingest.lake import SCHEMA_FILE, Lake, write_atomic
+from orchestration.lib.ingest.lake import SCHEMA_FILE, Lake
 from orchestration.lib.ingest.validate import lit, q
 from orchestration.lib.privacy.subjects import (
     SubjectKeys,
@@ -91,6 +98,11 @@ class ErasureReport:
     traces: list[str] = field(default_factory=list)  # where identifiers were still found
     places_searched: int = 0
     completed_at: dt.datetime | None = None
+    # what the proof covers: identifier kind / records per source → how many
+    covers: dict[str, int] = field(default_factory=dict)
+    # records not linked to the subject that share a weaker attribute: (customer id, record
+    # key, why) for an operator to review; kept, and only counted in the audit
+    review: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def verified(self) -> bool:
@@ -192,6 +204,96 @@ def subject_token(kind: str, value: str) -> str:
         "email": lambda v: v.lower(),
     }.get(kind, lambda v: v)(value)
     return token(kind, normalised or value) or ""
+
+
+def coverage(subject: Subject) -> dict[str, int]:
+    """What the proof covers: the subject's linked records per source, and their identifiers
+    by kind (counts only)."""
+    covers: dict[str, int] = {}
+    for key in subject.record_keys:
+        name = "records from " + key.split(":", 1)[0]
+        covers[name] = covers.get(name, 0) + 1
+    for kind, values in sorted(subject.keys.values.items()):
+        covers[kind] = len(values)
+    return covers
+
+
+@dataclass(frozen=True)
+class WeakTraits:
+    """Attributes that point to a person without proving it, held in memory only."""
+
+    name_city: frozenset[tuple[str, str]]
+    name_birth: frozenset[tuple[str, dt.date]]
+    nicknames: frozenset[str]
+
+
+def weak_traits(con: duckdb.DuckDBPyConnection, record_keys: Iterable[str]) -> WeakTraits:
+    keys = sorted(record_keys)
+    rows = con.execute(
+        "select person_name, city, birth_date from identity.int_identity__source_records "
+        "where record_key in (select unnest(?::varchar[])) and person_name is not null",
+        [keys],
+    ).fetchall()
+    nicknames = con.execute(
+        """
+        select distinct lower(trim(accounts.nickname))
+        from staging.stg_social__accounts as accounts
+        where 'social:accounts:' || accounts.app_id || ':' || accounts.openid
+            in (select unnest(?::varchar[]))
+            and length(trim(accounts.nickname)) >= 2
+        """,
+        [keys],
+    ).fetchall()
+    return WeakTraits(
+        name_city=frozenset((name, city) for name, city, _ in rows if city),
+        name_birth=frozenset((name, born) for name, _, born in rows if born),
+        nicknames=frozenset(n for (n,) in nicknames) | frozenset(name for name, _, _ in rows),
+    )
+
+
+def review_candidates(warehouse: Path, traits: WeakTraits) -> list[tuple[str, str, str]]:
+    """Records left after the erasure that share a weaker attribute with the subject."""
+    if not (traits.name_city or traits.name_birth or traits.nicknames):
+        return []
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        found = con.execute(
+            """
+            with records as (
+                select records.record_key, records.person_name, records.city,
+                    records.birth_date, xref.customer_id
+                from identity.int_identity__source_records as records
+                left join identity.customer_xref as xref using (record_key)
+            ),
+            nicknames as (
+                select 'social:accounts:' || accounts.app_id || ':' || accounts.openid
+                        as record_key,
+                    lower(trim(accounts.nickname)) as nickname, xref.customer_id
+                from staging.stg_social__accounts as accounts
+                left join identity.customer_xref as xref
+                    on xref.record_key
+                    = 'social:accounts:' || accounts.app_id || ':' || accounts.openid
+            )
+            select customer_id, record_key, 'same name and city' from records
+            where person_name || '|' || city in (select unnest(?::varchar[]))
+            union
+            select customer_id, record_key, 'same name and birth date' from records
+            where person_name || '|' || cast(birth_date as varchar)
+                in (select unnest(?::varchar[]))
+            union
+            select customer_id, record_key, 'same nickname' from nicknames
+            where nickname in (select unnest(?::varchar[]))
+            order by 1, 2, 3
+            """,
+            [
+                sorted(f"{name}|{city}" for name, city in traits.name_city),
+                sorted(f"{name}|{born}" for name, born in traits.name_birth),
+                sorted(traits.nicknames),
+            ],
+        ).fetchall()
+    finally:
+        con.close()
+    return [(customer or "unresolved", key, why) for customer, key, why in found]
 
 
 # --- the lake -----------------------------------------------------------------------------------
@@ -320,10 +422,7 @@ def _correct_manifest(lake: Lake, target: Entity, per_file: dict[str, Counter]) 
         entry.rows_quarantined -= quarantined
         entry.child_rows_loaded -= child
         entry.rows_erased += parent + quarantined
-        write_atomic(
-            lake.manifest_dir(target) / f"{entry.file_id}.json",
-            json.dumps(asdict(entry), ensure_ascii=False, indent=1),
-        )
+        lake.write_entry(target, entry)
 
 
 # --- the warehouse ------------------------------------------------------------------------------
@@ -526,6 +625,8 @@ def erase(
             f"records, {subject.keys.count()} keys ({subject.shared_identifiers} identifiers "
             "shared with other customers are kept)"
         )
+        report.covers = coverage(subject)
+        traits = weak_traits(con, subject.record_keys)
         report.suppression_tokens = SuppressionList(lake).add(request_id, subject.keys)
         say(f"suppression list: {report.suppression_tokens} tokens added")
         lake_removed, raw_values = erase_from_lake(con, lake_store, subject.keys)
@@ -556,6 +657,7 @@ def erase(
     )
     if not _bytes_clean(warehouse, [t for t in terms if t not in subject.customer_ids]):
         report.traces.append(f"{warehouse.name}: file bytes")
+    report.review = review_candidates(warehouse, traits)
     report.completed_at = _now()
     record_request(warehouse, lake, report)
     return report
@@ -589,6 +691,9 @@ def record_request(warehouse: Path, lake: Path, report: ErasureReport) -> None:
         "places_searched": report.places_searched,
         "traces": report.traces,
         "verified": report.verified,
+        "proof_covers": report.covers,
+        # counts only: the records themselves may be the subject's
+        "records_for_review": len(report.review),
     }
     folder = lake / "_ops" / "erasure"
     folder.mkdir(parents=True, exist_ok=True)

@@ -32,6 +32,7 @@ import jinja2
 import jinja2.bccache
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from great_expectations.core import ExpectationSuiteValidationResult
 from great_expectations.core.expectation_validation_result import ExpectationValidationResult
 from great_expectations.core.run_identifier import RunIdentifier
@@ -242,18 +243,30 @@ def read_frame(
     return _to_pandas(table)
 
 
+# datetime64[ns] spans 1677-09-22 to 2262-04-11; a date outside it (a year 9999 that reached the
+# warehouse before ingestion checked dates) is clamped to the edge: it still reads as far off,
+# and one record cannot make a whole suite unreadable
+_NS_RANGE = (
+    pa.scalar(-(2**63) // 1000 + 1, pa.timestamp("us")),
+    pa.scalar((2**63 - 1) // 1000, pa.timestamp("us")),
+)
+
+
 def _to_pandas(table: pa.Table) -> pd.DataFrame:
     # GE's pandas metrics are vectorised only for float/int and datetime64[ns] columns; decimals
     # would arrive as Python objects and dates as datetime.date
-    fields = []
+    columns = []
     for item in table.schema:
-        kind = item.type
-        if pa.types.is_decimal(kind):
-            kind = pa.float64()
-        elif pa.types.is_timestamp(kind) or pa.types.is_date(kind):
-            kind = pa.timestamp("ns")
-        fields.append(pa.field(item.name, kind))
-    return table.cast(pa.schema(fields)).to_pandas()
+        column = table.column(item.name)
+        if pa.types.is_decimal(item.type):
+            column = column.cast(pa.float64())
+        elif pa.types.is_timestamp(item.type) or pa.types.is_date(item.type):
+            micros = column.cast(pa.timestamp("us"))
+            low = pc.max_element_wise(micros, _NS_RANGE[0], skip_nulls=False)
+            clamped = pc.min_element_wise(low, _NS_RANGE[1], skip_nulls=False)
+            column = clamped.cast(pa.timestamp("ns"), safe=False)
+        columns.append(column)
+    return pa.table(columns, names=table.column_names).to_pandas()
 
 
 def validate(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ import duckdb
 import jinja2
 
 from orchestration.lib.contracts import ENTITIES
+from orchestration.lib.files import make_public, public_dir, write_atomic
 from orchestration.lib.ingest.lake import Lake
 from orchestration.lib.quality.history import CheckResult, RunRecord
 from orchestration.lib.quality.redact import ensure_no_personal_data
@@ -420,7 +420,10 @@ def write_report(reports: Path, run: RunRecord, checks: Sequence[CheckResult]) -
     html = render_report(run, checks, data_docs="data_docs/index.html" if docs.is_file() else None)
     path = folder / "index.html"
     ensure_no_personal_data(html, str(path))
-    _write_atomic(path, html)
+    write_atomic(path, html, durable=False)
+    # auditors read the reports under their own accounts: they hold no personal data
+    public_dir(reports)
+    make_public(folder)
     return path
 
 
@@ -428,12 +431,6 @@ def write_index(reports: Path, runs: Sequence[dict[str, Any]]) -> Path:
     html = render_index(runs)
     path = reports / "index.html"
     ensure_no_personal_data(html, str(path))
-    _write_atomic(path, html)
+    write_atomic(path, html, durable=False)
+    make_public(path)
     return path
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

@@ -61,7 +61,10 @@ customer_dates as (
         customers.first_engaged_date <= snapshot_dates.snapshot_date as is_engaged
     from customers
     inner join snapshot_dates
-        on customers.first_seen_date <= snapshot_dates.snapshot_date
+        -- every customer has a stage on the as-of date, even one first seen after it
+        on
+            customers.first_seen_date <= snapshot_dates.snapshot_date
+            or snapshot_dates.snapshot_date = {{ as_of_date() }}
 
 ),
 
