@@ -4,22 +4,32 @@ its normaliser promises. All columns are personal data: no value ever leaves the
 import great_expectations.expectations as gxe
 
 from expectations._shared import critical
+from orchestration import settings
+from orchestration.lib.identity.locale import Locale
 from orchestration.lib.quality.expectations import Suite
 
 # what the normalisers emit (dbt_project/macros/identity/normalise.sql, lib/identity/normalise.py)
 E164 = r"^\+[1-9][0-9]{6,14}$"
 EMAIL = r"^[^@\sA-Z]+@[^@\sA-Z]+\.[a-z]{2,}$"  # trimmed, lower case, local@domain.tld
-# GB 11643: region, birth date (YYYYMMDD), sequence, check character (checksum done upstream)
-NATIONAL_ID = (
-    r"^[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9X]$"
-)
+# by the deployment's national-ID scheme (docs/identity.md#region-and-locale)
+NATIONAL_IDS = {
+    # GB 11643: region, birth date (YYYYMMDD), sequence, check character (checksum done upstream)
+    "cn_ric": (
+        r"^[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+        r"[0-9]{3}[0-9X]$",
+        "a national ID outside GB 11643's format slipped through.",
+    ),
+    "us_ssn": (r"^[0-9]{9}$", "a social security number is nine digits."),
+    "generic": (r"^[0-9A-Z]{4,}$", "a national ID is upper-case letters and digits only."),
+    "none": (r"^$", "national IDs are not used in this deployment: none should be there."),
+}
 CARD_NO = r"^[0-9]{10}$"
 UNIONID = r"^[A-Za-z0-9_\-]{1,64}$"
 
 FORMATS = {
     "phone": (E164, "a phone that is not E.164 would never match the same phone elsewhere."),
     "email": (EMAIL, "an email that is not trimmed and lower-cased would not match."),
-    "national_id": (NATIONAL_ID, "a national ID outside GB 11643's format slipped through."),
+    "national_id": NATIONAL_IDS[Locale(settings.region(), settings.national_id_scheme()).scheme],
     "card_no": (CARD_NO, "a member card number is ten digits."),
     "unionid": (UNIONID, "a unionid has the contract's id format."),
 }

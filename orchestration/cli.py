@@ -42,6 +42,36 @@ WarehouseOpt = Annotated[
 ]
 
 
+RegionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--region",
+        help="ISO 3166 region that phone numbers without a country code and postcodes are read "
+        "in (CN, US, AU, …). Default: $OMNI360_REGION, else CN. A deployment setting: keep it "
+        "the same for every run of one warehouse.",
+    ),
+]
+SchemeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--national-id-scheme",
+        help="cn_ric (PRC resident ID, checksum), us_ssn, generic (any other country's number), "
+        "none, or auto (cn_ric in CN, else none). Default: $OMNI360_NATIONAL_ID_SCHEME, else auto.",
+    ),
+]
+
+
+def _locale(region: str | None, scheme: str | None):
+    """The deployment's locale from the options (exported for dbt and the assets), checked."""
+    from orchestration.lib.identity.locale import Locale
+
+    settings.export_locale(region, scheme)
+    try:
+        return Locale(settings.region(), settings.national_id_scheme())
+    except ValueError as error:
+        _fail(str(error), 2)
+
+
 def _say(message: str, started: float | None = None) -> None:
     stamp = f"[{time.perf_counter() - started:7.1f}s] " if started is not None else ""
     typer.echo(f"{stamp}{message}")
@@ -266,8 +296,11 @@ def _report(result, started: float) -> int:
 def run(
     landing: LandingOpt = None,  # type: ignore[assignment]
     warehouse: WarehouseOpt = None,  # type: ignore[assignment]
+    region: RegionOpt = None,
+    national_id_scheme: SchemeOpt = None,
 ) -> None:
     """Materialise the whole asset graph in-process: ingest new files, then build and test dbt."""
+    _locale(region, national_id_scheme)
     raise typer.Exit(_materialize(landing, warehouse, "all"))
 
 
@@ -275,8 +308,11 @@ def run(
 def ingest(
     landing: LandingOpt = None,  # type: ignore[assignment]
     warehouse: WarehouseOpt = None,  # type: ignore[assignment]
+    region: RegionOpt = None,
+    national_id_scheme: SchemeOpt = None,
 ) -> None:
     """Only the ingestion assets: load new landing files into the raw layer and quarantine."""
+    _locale(region, national_id_scheme)
     raise typer.Exit(_materialize(landing, warehouse, "ingest"))
 
 
@@ -446,38 +482,62 @@ def evaluate(
         ),
     ],
     warehouse: WarehouseOpt = None,  # type: ignore[assignment]
+    region: RegionOpt = None,
+    national_id_scheme: SchemeOpt = None,
 ) -> None:
-    """Compare the resolved customers with the answer key: pairwise and cluster-level accuracy."""
+    """Compare the resolved customers with the answer key: pairwise precision, recall and F1
+    over every identity-bearing record, what plain exact-key stitching could reach, the missed
+    pairs by cause, and the golden record's accuracy (docs/identity.md#measured-accuracy)."""
+    from orchestration.lib.identity.duckdb_udfs import register
     from orchestration.lib.identity.evaluate import evaluate as measure
 
+    locale = _locale(region, national_id_scheme)
     con = _open_warehouse(warehouse)
+    register(con)
     try:
-        figures = measure(con, truth.resolve())
+        f = measure(con, truth.resolve(), locale=locale)
     except FileNotFoundError as error:
         _fail(str(error), 2)
+    typer.echo(f"{'measure':<34}{'value':>12}")
+    rows = [
+        ("precision", f"{f.precision:.4f}"),
+        ("recall (all true pairs)", f"{f.recall:.4f}"),
+        ("F1", f"{f.f1:.4f}"),
+        ("recall (linkable records only)", f"{f.linkable_recall:.4f}"),
+        ("records (identity-bearing)", f"{f.records:,}"),
+        ("  without a customer", f"{f.unresolved_records:,}"),
+        ("  not in the answer key", f"{f.unmatched_records:,}"),
+        ("pairs: true", f"{f.true_pairs:,}"),
+        ("       predicted", f"{f.predicted_pairs:,}"),
+        ("       correct", f"{f.correct_pairs:,}"),
+        ("reference-reachable share", f"{f.reference_share:.4f}"),
+        ("recall among those", f"{f.reference_recall:.4f}"),
+        ("persons / customers", f"{f.persons:,} / {f.customers:,}"),
+        ("exact cluster rate", f"{f.exact_cluster_rate:.4f}"),
+        ("over-merged customers", f"{f.overmerged_customers:,}"),
+        ("split persons", f"{f.split_persons:,}"),
+        (
+            "largest customer",
+            f"{f.largest_customer_records:,} rec / {f.largest_customer_profiles:,} prof",
+        ),
+    ]
+    for name, value in rows:
+        typer.echo(f"{name:<34}{value:>12}")
+    typer.echo("\nmissed true pairs by cause")
+    for cause, pairs in f.missed_by_cause.items():
+        typer.echo(f"  {cause:<44}{pairs:>12,}")
+    if f.golden_accuracy:
+        typer.echo("\ngolden record against the answer key (customers compared)")
+        for attribute, share in f.golden_accuracy.items():
+            typer.echo(f"  {attribute:<20}{share:>10.4f}  ({f.golden_compared[attribute]:,})")
+        if f.golden_name_available is not None:
+            typer.echo(
+                f"  customers whose records hold their true name at all: "
+                f"{f.golden_name_available:.4f} (no rule can do better)"
+            )
     typer.echo(
-        f"records resolved      {figures.records:>12,}  (not in the answer key: "
-        f"{figures.unmatched_records:,}; unlinkable: {figures.unlinkable_records:,})"
-    )
-    typer.echo(
-        f"pairs  true          {figures.true_pairs:>12,}  reachable {figures.reachable_pairs:,}"
-    )
-    typer.echo(
-        f"       predicted     {figures.predicted_pairs:>12,}  correct {figures.correct_pairs:,}"
-    )
-    typer.echo(f"precision             {figures.precision:>12.4f}")
-    typer.echo(f"recall                {figures.recall:>12.4f}  (all true pairs)")
-    typer.echo(
-        f"reachable recall      {figures.reachable_recall:>12.4f}  (pairs the data can connect)"
-    )
-    typer.echo(f"F1                    {figures.f1:>12.4f}")
-    typer.echo(f"persons / customers   {figures.persons:>12,} / {figures.customers:,}")
-    typer.echo(f"exact cluster rate    {figures.exact_cluster_rate:>12.4f}")
-    typer.echo(f"over-merged customers {figures.overmerged_customers:>12,}")
-    typer.echo(f"split persons         {figures.split_persons:>12,}")
-    typer.echo(
-        f"largest customer      {figures.largest_customer_records:>12,} records, "
-        f"{figures.largest_customer_profiles:,} profiles"
+        "\nreference-reachable: the true pairs plain exact-key stitching of raw identifiers "
+        "(or name + birth date) could connect, without the answer key or our normaliser"
     )
 
 
@@ -493,6 +553,8 @@ def erase(
     ],
     landing: LandingOpt = None,  # type: ignore[assignment]
     warehouse: WarehouseOpt = None,  # type: ignore[assignment]
+    region: RegionOpt = None,
+    national_id_scheme: SchemeOpt = None,
 ) -> None:
     """Erase one data subject from every layer (right to erasure; docs/compliance.md#erasure).
 
@@ -503,6 +565,7 @@ def erase(
     from orchestration.lib.privacy.erasure import ErasureError
     from orchestration.lib.privacy.erasure import erase as erase_subject
 
+    locale = _locale(region, national_id_scheme)
     landing = (landing or settings.landing_dir()).resolve()
     warehouse = (warehouse or settings.warehouse_path()).resolve()
     settings.export_env(landing, warehouse)
@@ -516,6 +579,7 @@ def erase(
             reports=settings.reports_dir(),
             rebuild=lambda: _materialize(landing, warehouse, "all") == 0,
             say=lambda message: _say(message, started),
+            locale=locale,
         )
     except ErasureError as error:
         _fail(str(error), 2)
@@ -578,15 +642,18 @@ def explain(
             " output that may leave the engineering team.",
         ),
     ] = False,
+    region: RegionOpt = None,
+    national_id_scheme: SchemeOpt = None,
 ) -> None:
     """Show a customer's source records, the rule or match weight behind each link, and its id
     history. Without --masked it prints personal data from the restricted identity schema."""
     from orchestration.lib.identity.explain import customer_ids_for
     from orchestration.lib.identity.explain import explain as explain_customer
 
+    locale = _locale(region, national_id_scheme)
     con = _open_warehouse(warehouse)
     try:
-        customers = customer_ids_for(con, identifier)
+        customers = customer_ids_for(con, identifier, locale)
     except ValueError as error:
         _fail(str(error), 2)
     if not customers:

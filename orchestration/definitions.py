@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration import settings
-from orchestration.resources import WarehouseResource
+from orchestration.resources import LocaleResource, WarehouseResource
 
 
 @dg.definitions
@@ -16,5 +16,5 @@ def defs() -> dg.Definitions:
     settings.export_env(settings.landing_dir(), settings.warehouse_path(), settings.lake_dir())
     return dg.Definitions.merge(
         dg.load_from_defs_folder(path_within_project=Path(__file__).parent / "defs"),
-        dg.Definitions(resources={"warehouse": WarehouseResource()}),
+        dg.Definitions(resources={"warehouse": WarehouseResource(), "locale": LocaleResource()}),
     )

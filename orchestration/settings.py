@@ -74,6 +74,24 @@ def blocking_columns() -> list[str]:
     ]
 
 
+def region() -> str:
+    """ISO 3166 region phone numbers without a country code and postcodes are read in (CN)."""
+    return os.environ.get("OMNI360_REGION", "").strip() or "CN"
+
+
+def national_id_scheme() -> str:
+    """cn_ric, us_ssn, generic, none, or auto (the default: cn_ric in CN, else none)."""
+    return os.environ.get("OMNI360_NATIONAL_ID_SCHEME", "").strip() or "auto"
+
+
+def export_locale(region_code: str | None, scheme: str | None) -> None:
+    """Point every component at one locale (the CLI's --region and --national-id-scheme)."""
+    if region_code:
+        os.environ["OMNI360_REGION"] = region_code
+    if scheme:
+        os.environ["OMNI360_NATIONAL_ID_SCHEME"] = scheme
+
+
 def export_env(
     landing: Path, warehouse: Path, lake: Path | None = None, published: Path | None = None
 ) -> None:

@@ -13,6 +13,9 @@ of the warehouse, for docs/identity.md). The warehouse must hold an ingested lak
 (`omni360 ingest --landing L --warehouse W`).
 
     .venv/bin/python scripts/bench_identity.py --warehouse /tmp/w1m/omni360.duckdb --truth /tmp/g1m
+
+The deployment's locale comes from OMNI360_REGION and OMNI360_NATIONAL_ID_SCHEME, as for
+`omni360 run` (an en_US landing zone: OMNI360_REGION=US).
 """
 
 from __future__ import annotations
@@ -48,15 +51,23 @@ def _step(name: str, command: list[str], env: dict[str, str]) -> dict:
     return {"step": name, "seconds": round(seconds, 1), "peak_gib_so_far": round(_peak_gib(), 2)}
 
 
+def _locale():
+    from orchestration import settings
+    from orchestration.lib.identity.locale import Locale
+
+    return Locale(settings.region(), settings.national_id_scheme())
+
+
 def child_resolve(warehouse: str) -> None:
     import duckdb
 
     from orchestration.lib.identity.duckdb_udfs import register
-    from orchestration.lib.identity.resolve import resolve
+    from orchestration.lib.identity.resolve import ResolverConfig, resolve
 
     con = duckdb.connect(warehouse)
     register(con)
-    result = resolve(con, run_id=f"bench-{int(time.time())}")
+    config = ResolverConfig(national_ids_prove=_locale().national_ids_prove)
+    result = resolve(con, run_id=f"bench-{int(time.time())}", config=config)
     print(json.dumps(result.__dict__, default=str))
 
 
@@ -70,7 +81,7 @@ def compare(warehouse: Path, truth: Path) -> None:
     from orchestration.lib.identity.evaluate import evaluate
     from orchestration.lib.identity.resolve import ResolverConfig, resolve
 
-    print("| strategy | precision | recall | reachable recall | F1 | over-merged | largest |")
+    print("| strategy | precision | recall | exact-key reachable | F1 | over-merged | largest |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as folder:
         copy = Path(folder) / "compare.duckdb"
@@ -78,11 +89,14 @@ def compare(warehouse: Path, truth: Path) -> None:
         with duckdb.connect(str(copy)) as con:
             register(con)
             for strategy in ("exact_keys", "splink_only", "full"):
-                resolve(con, run_id=f"compare-{strategy}", config=ResolverConfig(strategy=strategy))
-                e = evaluate(con, truth)
+                config = ResolverConfig(
+                    strategy=strategy, national_ids_prove=_locale().national_ids_prove
+                )
+                resolve(con, run_id=f"compare-{strategy}", config=config)
+                e = evaluate(con, truth, locale=_locale())
                 print(
                     f"| {strategy} | {e.precision:.4f} | {e.recall:.4f} | "
-                    f"{e.reachable_recall:.4f} | {e.f1:.4f} | {e.overmerged_customers:,} | "
+                    f"{e.reference_share:.4f} | {e.f1:.4f} | {e.overmerged_customers:,} | "
                     f"{e.largest_customer_records} / {e.largest_customer_profiles} |",
                     flush=True,
                 )
@@ -106,6 +120,8 @@ def main() -> None:
         "OMNI360_WAREHOUSE": str(warehouse),
         "OMNI360_LAKE": str(warehouse.parent / "lake"),
     }
+    # the deployment's locale (OMNI360_REGION, OMNI360_NATIONAL_ID_SCHEME) as the pipeline passes it
+    dbt_vars = ["--vars", json.dumps(_locale().dbt_vars())]
     steps = [
         _step(
             "dbt: staging + identity models and tests",
@@ -116,6 +132,7 @@ def main() -> None:
                 "+int_identity__excluded_identifiers",
                 "identity_force_links",
                 "identity_never_links",
+                *dbt_vars,
                 "--quiet",
             ],
             env,
@@ -155,6 +172,7 @@ def main() -> None:
                 "--select",
                 "stg_identity__customer_xref",
                 "int_identity__golden_records",
+                *dbt_vars,
                 "--quiet",
             ],
             env,
@@ -170,10 +188,12 @@ def main() -> None:
     if args.truth:
         import duckdb
 
+        from orchestration.lib.identity.duckdb_udfs import register
         from orchestration.lib.identity.evaluate import evaluate
 
         with duckdb.connect(str(warehouse), read_only=True) as con:
-            figures = evaluate(con, args.truth)
+            register(con)
+            figures = evaluate(con, args.truth, locale=_locale())
         print(json.dumps(figures.as_dict(), indent=1))
         if args.compare:
             compare(warehouse, args.truth)

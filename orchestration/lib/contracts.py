@@ -433,9 +433,11 @@ ENTITIES: tuple[Entity, ...] = (
             Column(
                 "postal_code",
                 "string",
-                "postal code",
+                "postal code in the country's format (checked against the deployment's region "
+                "in staging)",
                 "100022",
-                pattern=r"[0-9]{6}",
+                # any country's: 4-5 digits (AU, US, DE), 6 (CN), letters (GB, CA)
+                pattern=r"[0-9A-Za-z][0-9A-Za-z \-]{1,11}",
                 on_invalid="null",
                 pii="quasi",
             ),

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from orchestration import settings
 from orchestration.lib.files import restrict_new_files
+from orchestration.lib.identity.locale import Locale
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -39,3 +40,16 @@ class WarehouseResource(dg.ConfigurableResource):
     @property
     def published(self) -> Path:
         return Path(self.published_dir)
+
+
+class LocaleResource(dg.ConfigurableResource):
+    """The deployment's locale (docs/identity.md#region-and-locale): the region phone numbers and
+    postcodes are read in, and the national-ID scheme. Defaults from OMNI360_REGION and
+    OMNI360_NATIONAL_ID_SCHEME."""
+
+    region: str = Field(default_factory=settings.region)
+    national_id_scheme: str = Field(default_factory=settings.national_id_scheme)
+
+    @property
+    def locale(self) -> Locale:
+        return Locale(self.region, self.national_id_scheme)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import duckdb
+import pyarrow as pa
+import pytest
 
 from orchestration.lib.identity import normalise
 from orchestration.lib.identity.cluster import (
@@ -14,6 +16,8 @@ from orchestration.lib.identity.cluster import (
     birth_dates_conflict,
 )
 from orchestration.lib.identity.duckdb_udfs import register
+from orchestration.lib.identity.locale import Locale
+from orchestration.lib.identity.probabilistic import PROFILE_COLUMNS, predict_links
 from orchestration.lib.identity.resolve import _attach_by_phone, _LinkLog
 
 
@@ -71,7 +75,71 @@ def test_sql_functions_are_registered_on_a_connection():
 def test_birth_dates_one_part_apart_are_a_typo_two_parts_a_different_person():
     assert not birth_dates_conflict(date(1990, 5, 12), date(1990, 5, 21))
     assert birth_dates_conflict(date(1990, 5, 12), date(1990, 7, 21))
-    assert birth_dates_conflict(date(1990, 5, 12), date(1995, 5, 12))
+    # a year typed with one wrong digit is a slip; two digits are another generation
+    assert not birth_dates_conflict(date(1990, 5, 12), date(1995, 5, 12))
+    assert not birth_dates_conflict(date(1990, 5, 12), date(1980, 5, 12))
+    assert birth_dates_conflict(date(1990, 5, 12), date(1965, 5, 12))
+    # day and month transposed
+    assert not birth_dates_conflict(date(1990, 5, 12), date(1990, 12, 5))
+
+
+def test_a_cluster_with_a_mistyped_birth_date_still_joins_a_record_with_either():
+    uf = ConstrainedUnionFind(max_profiles=50)
+    typed = uf.add(birth_date=date(1961, 8, 31), national_id="A1234567", is_profile=True)
+    other = uf.add(birth_date=date(1985, 6, 14), national_id="A1234567", is_profile=True)
+    third = uf.add(birth_date=date(1961, 8, 31), is_profile=True)
+    # the same national ID outranks two birth dates
+    assert uf.union(typed, other) == "conflicting_birth_date"
+    assert uf.union(typed, other, same_id=True) == ACCEPTED
+    assert uf.union(third, other) == ACCEPTED
+
+
+def test_without_a_checksum_two_national_ids_only_weigh_against_a_link():
+    uf = ConstrainedUnionFind(max_profiles=50, national_ids_prove=False)
+    a = uf.add(national_id="6988048", is_profile=True)
+    b = uf.add(national_id="9773843", is_profile=True)
+    assert uf.union(a, b) == ACCEPTED
+    proving = ConstrainedUnionFind(max_profiles=50)
+    c = proving.add(national_id="6988048", is_profile=True)
+    d = proving.add(national_id="6988084", is_profile=True)  # one transposition: a slip
+    e = proving.add(national_id="9773843", is_profile=True)
+    assert proving.union(c, d) == ACCEPTED
+    assert proving.union(d, e) == "conflicting_national_id"
+
+
+def test_us_numbers_postcodes_and_ssns_read_in_their_region():
+    assert normalise.phone_e164("312.941.8835", "US") == "+13129418835"
+    assert normalise.phone_e164("312.941.8835", "CN") != "+13129418835"
+    assert normalise.postcode("60601-1234", "US") == "60601"
+    assert normalise.postcode("4011", "AU") == "4011"
+    assert normalise.postcode("4011", "CN") is None
+    assert normalise.postcode("sw1a 1aa", "GB") == "SW1A1AA"
+    assert normalise.national_id("123-45-6789", "us_ssn") == "123456789"
+    assert normalise.national_id("000-12-3456", "us_ssn") is None
+    assert normalise.national_id(" 698 8048", "generic") == "6988048"
+    assert normalise.national_id("11010519491231002x", "none") is None
+
+
+def test_latin_names_fold_accents_and_split_into_surname_and_given_names():
+    assert normalise.person_name("Zoë  Müller") == "zoe muller"
+    assert normalise.name_parts("Zoë Müller") == ("muller", "zoe")
+    assert normalise.name_parts("Mary Ann Smith") == ("smith", "mary ann")
+    assert normalise.name_parts("waller") == ("waller", "")
+    assert normalise.name_parts("張偉") == ("zhang", "wei")
+    assert normalise.standard_name(" 劉冬蘭 ") == "刘冬兰"
+
+
+def test_a_locale_checks_its_settings_and_picks_the_scheme():
+    assert Locale().scheme == "cn_ric" and Locale("us").scheme == "none"
+    assert Locale("AU", "generic").dbt_vars() == {
+        "identity_default_region": "AU",
+        "identity_national_id_scheme": "generic",
+    }
+    assert not Locale("AU", "generic").national_ids_prove
+    with pytest.raises(ValueError, match="ISO 3166"):
+        Locale("Australia")
+    with pytest.raises(ValueError, match="national-ID scheme"):
+        Locale("CN", "passport")
 
 
 def test_two_national_ids_veto_a_merge():
@@ -158,3 +226,49 @@ def test_two_accounts_on_one_shop_platform_are_two_people():
     tmall = uf.add(is_profile=True, is_named=True, account_app="tmall")
     assert uf.union(one, tmall) == ACCEPTED
     assert uf.union(other, tmall) == "two_accounts_on_one_app"
+
+
+def _profiles(n: int, *, birth_dates: bool) -> pa.Table:
+    """n profiles of n // 2 persons written twice, with a slip in every second copy's name."""
+    given = ["anna", "bert", "carl", "dora", "emil", "fay", "gus", "hana", "ivo", "jude"]
+    surnames = ["smith", "jones", "brown", "white", "green", "black", "young", "hall"]
+    rows = []
+    for i in range(n):
+        person = i // 2
+        first, last = given[person % 10], f"{surnames[person % 8]}{person // 80}"
+        if i % 4 == 3:
+            first = first[:-1] + "x"  # one letter wrong
+        rows.append(
+            {
+                "unique_id": i,
+                "person_name": f"{first} {last}",
+                "name_key": " ".join(sorted([first, last])),
+                "surname_key": last,
+                "given_key": first,
+                "birth_date": f"19{50 + person % 40}-0{1 + person % 9}-1{person % 9}"
+                if birth_dates
+                else None,
+                **{c: None for c in ("phone", "email", "national_id", "address", "city")},
+                "postal_code": None,
+            }
+        )
+    return pa.Table.from_pylist(rows).cast(
+        pa.schema([("unique_id", pa.int64())] + [(c, pa.string()) for c in PROFILE_COLUMNS[1:]])
+    )
+
+
+def test_a_model_without_phones_emails_or_ids_trains_on_what_it_has_and_says_what_it_skipped():
+    links = predict_links(_profiles(400, birth_dates=True), threshold=0.5)
+    training = links.training
+    assert training.trained and training.columns == ["birth_date"]
+    steps = dict(training.steps)
+    assert steps["m by EM, blocked on phone"] == "skipped: no phone values"
+    assert steps["m by EM, blocked on birth date"] == "done"
+    assert len(links.pairs) > 100
+
+
+def test_a_model_with_names_only_cannot_be_trained_and_scores_nothing_without_failing():
+    links = predict_links(_profiles(400, birth_dates=False), threshold=0.5)
+    assert not links.training.trained and links.pairs.empty
+    assert links.training.reason
+    assert "using 1/(n-1)" in dict(links.training.steps)["prior from deterministic rules"]

@@ -164,7 +164,7 @@ def fabricated_run(**changes) -> RunRecord:
             "accuracy": {
                 "precision": 0.99812,
                 "recall": 0.9,
-                "reachable_recall": 0.985,
+                "reference_share": 0.92,
                 "f1": 0.94,
                 "exact_cluster_rate": 0.8,
                 "overmerged_customers": 1,
@@ -172,7 +172,7 @@ def fabricated_run(**changes) -> RunRecord:
                 "predicted_pairs": 100,
                 "correct_pairs": 99,
                 "true_pairs": 110,
-                "reachable_pairs": 101,
+                "reference_pairs": 101,
             },
         },
         "consent": {

@@ -1,8 +1,10 @@
 {#-
-    Identifier normalisation for identity resolution. Phones, names and national IDs call the
-    omni360_* functions (phonenumbers, OpenCC, pypinyin, python-stdnum) that
+    Identifier normalisation for identity resolution. Phones, names, national IDs and postcodes
+    call the omni360_* functions (phonenumbers, OpenCC, pypinyin, python-stdnum) that
     orchestration/lib/identity/duckdb_udfs.py registers on every connection; another engine
-    registers the same Python functions under the same names.
+    registers the same Python functions under the same names. The region and the national-ID
+    scheme are deployment settings (vars identity_default_region, identity_national_id_scheme;
+    docs/identity.md#region-and-locale).
 -#}
 
 {% macro normalise_phone(column) -%}
@@ -17,8 +19,26 @@
     omni360_name_key({{ column }})
 {%- endmacro %}
 
+{#- A name as shown (simplified Chinese, single spaces), for the golden record. -#}
+{% macro standard_name(column) -%}
+    omni360_standard_name({{ column }})
+{%- endmacro %}
+
+{#- The surname and the given names in Latin letters (pinyin for Chinese names). -#}
+{% macro surname_key(column) -%}
+    omni360_surname_key({{ column }})
+{%- endmacro %}
+
+{% macro given_key(column) -%}
+    omni360_given_key({{ column }})
+{%- endmacro %}
+
 {% macro normalise_national_id(column) -%}
-    omni360_national_id({{ column }})
+    omni360_national_id({{ column }}, '{{ var("identity_national_id_scheme") }}')
+{%- endmacro %}
+
+{% macro normalise_postcode(column) -%}
+    omni360_postcode({{ column }}, '{{ var("identity_default_region") }}')
 {%- endmacro %}
 
 {#- Trimmed and lower-cased, or null unless it looks like local@domain.tld. -#}

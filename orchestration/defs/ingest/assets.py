@@ -11,7 +11,7 @@ from orchestration.lib.ingest.lake import Lake
 from orchestration.lib.ingest.landing import scan_landing
 from orchestration.lib.ingest.loader import EntityLoadResult, load_entity, new_load_id
 from orchestration.lib.ingest.parse import Limits
-from orchestration.resources import WarehouseResource
+from orchestration.resources import LocaleResource, WarehouseResource
 
 
 class IngestConfig(dg.Config):
@@ -98,7 +98,10 @@ def build_ingest_asset(target: Entity) -> dg.AssetsDefinition:
         can_subset=False,
     )
     def _ingest(
-        context: dg.AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource
+        context: dg.AssetExecutionContext,
+        config: IngestConfig,
+        warehouse: WarehouseResource,
+        locale: LocaleResource,
     ):
         scan = scan_landing(warehouse.landing)
         lake = Lake(warehouse.lake)
@@ -110,6 +113,7 @@ def build_ingest_asset(target: Entity) -> dg.AssetsDefinition:
             layout_problems=scan.problems_for(target),
             limits=config.limits,
             blocking_columns=blocking_columns(config.blocking_columns)[target.key],
+            locale=locale.locale,
             progress=lambda o: (
                 context.log.info(
                     f"{o.source_file}: {o.status} read={o.rows_read} loaded={o.rows_loaded} "

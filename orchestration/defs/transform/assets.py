@@ -1,5 +1,6 @@
 """The dbt project as Dagster assets; dbt tests run as asset checks."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -8,6 +9,7 @@ from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.lib import progress
 from orchestration.lib.dbt_translator import Omni360DbtTranslator
+from orchestration.resources import LocaleResource
 from orchestration.settings import DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -19,9 +21,13 @@ dbt_project.prepare_if_dev()
     project=dbt_project,
     dagster_dbt_translator=Omni360DbtTranslator(),
 )
-def omni360_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def omni360_dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, locale: LocaleResource
+):
     progress.report("dbt build: models and their tests")
-    yield from dbt.cli(["build"], context=context).stream()
+    # the deployment's locale reaches the models as vars (region, national-ID scheme)
+    dbt_vars = json.dumps(locale.locale.dbt_vars())
+    yield from dbt.cli(["build", "--vars", dbt_vars], context=context).stream()
     progress.report("dbt build: done")
 
 

@@ -1,9 +1,9 @@
 """Clustering of source records into customers: union-find that refuses merges a guard forbids.
 
 Links are applied strongest first. A union is refused when the two clusters would hold two
-different national IDs, clearly different birth dates, two accounts on one social app or shop
-platform (an openid is one person's account on one app; a person keeps one account per shop
-platform), a never-link pair, or more profile records than
+different national IDs (not one mistyped), clearly different birth dates (not a slip), two
+accounts on one social app or shop platform (an openid is one person's account on one app; a
+person keeps one account per shop platform), a never-link pair, or more profile records than
 the limit; the refusal (and its reason) is returned for the links table.
 """
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+
+from jellyfish import damerau_levenshtein_distance
 
 ACCEPTED = "accepted"
 REDUNDANT = "redundant"  # both records were already in one cluster
@@ -35,23 +37,48 @@ def _union(left: frozenset, right: frozenset) -> frozenset:
 
 
 def birth_dates_conflict(left: date, right: date) -> bool:
-    """Clearly different: years two or more apart, or two of year, month and day differ.
+    """Clearly different dates: anything but the same date, the day and month transposed, or
+    one part differing by a slip (a month or a day; a year by one digit, 1990 vs 1980).
 
-    One differing part is tolerated as a typo (1990-05-12 vs 1990-05-21).
+    A parent and a child of one household differ in the year and in the month or day.
     """
-    if abs(left.year - right.year) >= 2:
-        return True
+    if left == right:
+        return False
+    if left.year == right.year and (left.month, left.day) == (right.day, right.month):
+        return False
     differing = (left.year != right.year) + (left.month != right.month) + (left.day != right.day)
-    return differing >= 2
+    if differing >= 2:
+        return True
+    if left.year != right.year:
+        return sum(a != b for a, b in zip(f"{left.year:04d}", f"{right.year:04d}", strict=True)) > 1
+    return False
+
+
+def birth_dates_disagree(left: frozenset[date], right: frozenset[date]) -> bool:
+    """Two clusters' birth dates are two people's: none of one agrees with any of the other (a
+    cluster holding two dates, one mistyped, joins a record that has either)."""
+    return bool(left and right) and not any(
+        not birth_dates_conflict(x, y) for x in left for y in right
+    )
+
+
+def national_ids_conflict(left: frozenset[str], right: frozenset[str]) -> bool:
+    """Two different numbers, not one number typed with one slip (checksummed schemes null a
+    mistyped number before it gets here; `generic` numbers keep theirs)."""
+    return any(a != b and damerau_levenshtein_distance(a, b) > 1 for a in left for b in right)
 
 
 class ConstrainedUnionFind:
     """Union-find over nodes 0..n-1 whose clusters carry the attributes the guards check."""
 
-    def __init__(self, max_profiles: int) -> None:
+    def __init__(self, max_profiles: int, national_ids_prove: bool = True) -> None:
         self.parent: list[int] = []
         self.clusters: list[_Cluster | None] = []
         self.max_profiles = max_profiles
+        # a checksummed national ID (the PRC's) proves who someone is: two different ones are
+        # two people. Without a checksum a different number may be a mistyped one, and only
+        # weighs against the link (in the Splink model).
+        self.national_ids_prove = national_ids_prove
 
     def add(
         self,
@@ -116,8 +143,11 @@ class ConstrainedUnionFind:
     def profiles(self, node: int) -> int:
         return self._cluster(node).profiles
 
-    def conflict(self, left: int, right: int) -> str | None:
-        """Why the clusters of `left` and `right` may not merge, or None if they may."""
+    def conflict(self, left: int, right: int, *, same_id: bool = False) -> str | None:
+        """Why the clusters of `left` and `right` may not merge, or None if they may.
+
+        `same_id`: the link is the same national ID on both records, which outranks their
+        birth dates (one of which is then wrong)."""
         root_l, root_r = self.find(left), self.find(right)
         if root_l == root_r:
             return None
@@ -127,9 +157,9 @@ class ConstrainedUnionFind:
             self.find(node) == root_l for node in b.never
         ):
             return "never_link"
-        if a.national_ids and b.national_ids and a.national_ids != b.national_ids:
+        if self.national_ids_prove and national_ids_conflict(a.national_ids, b.national_ids):
             return "conflicting_national_id"
-        if any(birth_dates_conflict(x, y) for x in a.birth_dates for y in b.birth_dates):
+        if not same_id and birth_dates_disagree(a.birth_dates, b.birth_dates):
             return "conflicting_birth_date"
         if a.apps & b.apps:
             return "two_accounts_on_one_app"
@@ -137,15 +167,16 @@ class ConstrainedUnionFind:
             return "max_cluster_size"
         return None
 
-    def union(self, left: int, right: int, *, check: bool = True) -> str:
+    def union(self, left: int, right: int, *, check: bool = True, same_id: bool = False) -> str:
         """Merge two clusters; returns ACCEPTED, REDUNDANT or the reason it was refused.
 
-        `check=False` skips every guard but never-link (for manual force links).
+        `check=False` skips every guard but never-link (for manual force links); `same_id`: see
+        `conflict`.
         """
         root_l, root_r = self.find(left), self.find(right)
         if root_l == root_r:
             return REDUNDANT
-        reason = self.conflict(left, right)
+        reason = self.conflict(left, right, same_id=same_id)
         if reason and (check or reason == "never_link"):
             return reason
         a, b = self.clusters[root_l], self.clusters[root_r]

@@ -24,15 +24,21 @@ def _vectorised(fn: Callable[[str | None], str | None]) -> Callable[[pa.Array], 
     return apply
 
 
-def _phone(values: pa.Array, regions: pa.Array) -> pa.Array:
-    region_list = regions.to_pylist()
-    return pa.array(
-        [
-            normalise.phone_e164(value, region or "CN")
-            for value, region in zip(values.to_pylist(), region_list, strict=True)
-        ],
-        type=pa.string(),
-    )
+def _with_setting(
+    fn: Callable[[str | None, str], str | None], default: str
+) -> Callable[[pa.Array, pa.Array], pa.Array]:
+    """A function of (value, setting) such as a phone and its region, vectorised."""
+
+    def apply(values: pa.Array, settings: pa.Array) -> pa.Array:
+        return pa.array(
+            [
+                fn(value, setting or default)
+                for value, setting in zip(values.to_pylist(), settings.to_pylist(), strict=True)
+            ],
+            type=pa.string(),
+        )
+
+    return apply
 
 
 def _token(kinds: pa.Array, values: pa.Array) -> pa.Array:
@@ -46,10 +52,17 @@ def _token(kinds: pa.Array, values: pa.Array) -> pa.Array:
 
 
 _FUNCTIONS: dict[str, tuple[Callable[..., pa.Array], list[str]]] = {
-    "omni360_phone_e164": (_phone, ["VARCHAR", "VARCHAR"]),
+    "omni360_phone_e164": (_with_setting(normalise.phone_e164, "CN"), ["VARCHAR", "VARCHAR"]),
     "omni360_person_name": (_vectorised(normalise.person_name), ["VARCHAR"]),
+    "omni360_standard_name": (_vectorised(normalise.standard_name), ["VARCHAR"]),
     "omni360_name_key": (_vectorised(normalise.name_key), ["VARCHAR"]),
-    "omni360_national_id": (_vectorised(normalise.national_id), ["VARCHAR"]),
+    "omni360_surname_key": (_vectorised(normalise.surname_key), ["VARCHAR"]),
+    "omni360_given_key": (_vectorised(normalise.given_key), ["VARCHAR"]),
+    "omni360_national_id": (
+        _with_setting(normalise.national_id, "cn_ric"),
+        ["VARCHAR", "VARCHAR"],
+    ),
+    "omni360_postcode": (_with_setting(normalise.postcode, "CN"), ["VARCHAR", "VARCHAR"]),
     "omni360_token": (_token, ["VARCHAR", "VARCHAR"]),
 }
 

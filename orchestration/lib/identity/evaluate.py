@@ -1,24 +1,27 @@
-"""Accuracy of identity resolution against the generator's answer key.
+"""Accuracy of identity resolution against an answer key (the generator's `_truth/`).
 
 Pairwise figures count pairs of source records: a predicted pair is two records given one
-customer id, a true pair two records of one true person. They are computed over the *linkable*
-records of `customer_xref` (records carrying a name or an identifier that another record can
-share); records that carry none, such as a follower known only by an app-scoped openid, cannot
-be linked by any method and are counted separately.
+customer id, a true pair two records of one true person. They are computed over **every
+identity-bearing record** (a record of `identity.int_identity__source_records`: it carries a name
+or an identifier), the ones that can never be linked included: a record the resolver left
+without a customer (a receipt with only a placeholder phone) counts as a customer of its own.
 
-Recall is given twice. `recall` counts every true pair. `reachable_recall` counts only pairs
-the data can connect: two records of one person are reachable when a chain of that person's
-records joins them, each step sharing an identifier value that only this person holds (phone,
-email, national ID, card, unionid; excluded values do not count, nor a phone a household
-shares, which cannot say whose receipt it is) or the same name with the same birth date or
-address. A WeChat user known by unionid only, whose apps never shared a phone, is reachable
-within WeChat but not from the CRM: no method can link them, so those pairs are left out of
-`reachable_recall`.
+Beside recall over all true pairs, a reference figure shows what plain exact-key stitching could
+reach, without the answer key discarding any evidence and without our own normaliser: two
+records are connected when they share a raw identifier after a reference cleaning (a phone's last
+10 digits, an email lower-cased and trimmed, a card number's digits, a national ID's letters and
+digits, a unionid) or the same name as written with the same birth date; chains of such links
+connect too. A true pair so connected is *reference-reachable*. Missed true pairs are broken down
+by cause: a guard refused the link, the pair scored below the threshold, it shared evidence but
+was never compared, or it shared no evidence at all.
+
+The golden record is scored against each customer's majority person: name (in its standard
+form, case folded), phone (current or own mobile), email, birth date, national ID.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -26,21 +29,52 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from orchestration.lib.identity.locale import Locale
+
+# the identity-bearing raw values of each source, as delivered (staging: one row per key)
+_RAW_SOURCES = """
+    select 'crm:members:' || member_id as record_key, phone, email, card_no, national_id,
+        unionid, name, birth_date
+    from (select *, null::varchar as unionid from staging.stg_crm__members)
+    union all
+    select 'ecommerce:customers:' || account_id, phone, email, null, null, null, name, null
+    from staging.stg_ecommerce__customers
+    union all
+    select 'pos:transactions:' || transaction_id, phone, null, member_card_no, null, null, null,
+        null
+    from staging.stg_pos__transactions
+    union all
+    select 'social:accounts:' || app_id || ':' || openid, phone, null, null, null, unionid, null,
+        null
+    from staging.stg_social__accounts
+"""
+_REFERENCE_KEYS = {
+    "phone": "case when length(regexp_replace(phone, '[^0-9]', '', 'g')) >= 7 "
+    "then right(regexp_replace(phone, '[^0-9]', '', 'g'), 10) end",
+    "email": "case when contains(email, '@') then lower(trim(email)) end",
+    "card": "nullif(regexp_replace(card_no, '[^0-9]', '', 'g'), '')",
+    "national_id": "case when length(regexp_replace(national_id, '[^0-9A-Za-z]', '', 'g')) >= 4 "
+    "then upper(regexp_replace(national_id, '[^0-9A-Za-z]', '', 'g')) end",
+    "unionid": "nullif(trim(unionid), '')",
+    "name and birth date": "trim(name) || '|' || cast(birth_date as varchar)",
+}
+
 
 @dataclass(frozen=True)
 class Evaluation:
-    records: int
-    unmatched_records: int  # in customer_xref but not in the answer key (should be 0)
-    unlinkable_records: int
+    records: int  # identity-bearing records scored
+    unmatched_records: int  # not in the answer key (should be 0)
+    unresolved_records: int  # identity-bearing records without a customer (each its own)
     true_pairs: int
     predicted_pairs: int
     correct_pairs: int
-    reachable_pairs: int
-    correct_reachable_pairs: int
     precision: float
-    recall: float
-    reachable_recall: float
+    recall: float  # over all true pairs
     f1: float
+    linkable_recall: float  # over true pairs of linkable records only (the former lead figure)
+    reference_pairs: int  # true pairs reference-reachable (see the module docstring)
+    correct_reference_pairs: int
+    reference_recall: float  # recall among them
     persons: int
     customers: int
     exact_cluster_rate: float  # persons whose records are exactly one customer
@@ -48,9 +82,20 @@ class Evaluation:
     split_persons: int  # persons spread over more than one customer
     largest_customer_records: int
     largest_customer_profiles: int
+    missed_by_cause: dict[str, int] = field(default_factory=dict)  # missed true pairs
+    golden_accuracy: dict[str, float] = field(default_factory=dict)  # attribute → share right
+    golden_compared: dict[str, int] = field(default_factory=dict)  # attribute → customers
+    # share of customers whose records hold their true name at all: no survivorship rule can
+    # score above it
+    golden_name_available: float | None = None
 
-    def as_dict(self) -> dict[str, float | int]:
-        return asdict(self)
+    @property
+    def reference_share(self) -> float:
+        """The share of true pairs plain exact-key stitching could reach."""
+        return self.reference_pairs / self.true_pairs if self.true_pairs else 1.0
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "reference_share": self.reference_share}
 
 
 def truth_records_path(truth: Path) -> Path:
@@ -64,59 +109,74 @@ def truth_records_path(truth: Path) -> Path:
     )
 
 
-def evaluate(con: duckdb.DuckDBPyConnection, truth: Path, schema: str = "identity") -> Evaluation:
-    """Compare `<schema>.customer_xref` with the answer key; see the module docstring."""
+def _pairs(relation: str, *group: str) -> str:
+    return (
+        f"(select coalesce(sum(n * (n - 1) // 2), 0) from (select count(*) as n from {relation} "
+        f"group by {', '.join(group)}))"
+    )
+
+
+def evaluate(
+    con: duckdb.DuckDBPyConnection,
+    truth: Path,
+    schema: str = "identity",
+    locale: Locale | None = None,
+) -> Evaluation:
+    """Compare `<schema>.customer_xref` with the answer key; see the module docstring. The
+    golden record is scored when the connection has the omni360_* functions."""
     path = truth_records_path(truth).as_posix().replace("'", "''")
     con.execute(
         f"""
-        create or replace temp table _evaluated as
+        create or replace temp table _scored as
         with truth as (
-            select distinct source, entity, record_id, person_id
+            select distinct source || ':' || entity || ':' || record_id as record_key, person_id
             from read_parquet('{path}')
             where person_id is not null
         )
-        select xref.record_key, xref.customer_id, xref.record_kind, xref.is_linkable,
-            truth.person_id
-        from {schema}.customer_xref as xref
-        left join truth
-            on xref.source_system = truth.source
-            and xref.entity = truth.entity
-            and xref.source_record_id = truth.record_id
-        """
-    )
-    totals = con.sql(
-        """
-        select count(*), count(*) filter (where person_id is null),
-            count(*) filter (where not is_linkable)
-        from _evaluated
-        """
-    ).fetchall()[0]
-    con.execute(
-        "create or replace temp table _scored as select * from _evaluated"
-        " where is_linkable and person_id is not null"
-    )
-    pairs = con.sql(
-        """
-        with by_customer as (select count(*) as n from _scored group by customer_id),
-        by_person as (select count(*) as n from _scored group by person_id),
-        by_both as (select count(*) as n from _scored group by customer_id, person_id)
         select
-            (select coalesce(sum(n * (n - 1) // 2), 0) from by_person),
-            (select coalesce(sum(n * (n - 1) // 2), 0) from by_customer),
-            (select coalesce(sum(n * (n - 1) // 2), 0) from by_both)
+            records.record_key,
+            coalesce(xref.customer_id, '~' || records.record_key) as customer_id,
+            xref.customer_id is null as is_unresolved,
+            coalesce(xref.is_linkable, false) as is_linkable,
+            records.record_kind,
+            truth.person_id
+        from {schema}.int_identity__source_records as records
+        left join {schema}.customer_xref as xref using (record_key)
+        left join truth using (record_key)
         """
+    )
+    records, unmatched, unresolved = con.sql(
+        "select count(*), count(*) filter (where person_id is null), "
+        "count(*) filter (where is_unresolved) from _scored"
     ).fetchall()[0]
-    true_pairs, predicted_pairs, correct_pairs = (int(value) for value in pairs)
-    reachable_pairs, correct_reachable = _reachable_pairs(con, schema)
+    con.execute("delete from _scored where person_id is null")
+    true_pairs, predicted_pairs, correct_pairs = (
+        int(v)
+        for v in con.sql(
+            f"select {_pairs('_scored', 'person_id')}, {_pairs('_scored', 'customer_id')}, "
+            f"{_pairs('_scored', 'customer_id', 'person_id')}"
+        ).fetchall()[0]
+    )
+    reference_pairs, correct_reference = _reference_pairs(con, schema)
+    # the figure earlier versions led with: records carrying an identifier another record can
+    # share, or a name (a follower known only by an app's openid is not one)
+    con.execute("create or replace temp view _linkable as select * from _scored where is_linkable")
+    linkable_true, linkable_correct = (
+        int(v)
+        for v in con.sql(
+            f"select {_pairs('_linkable', 'person_id')}, "
+            f"{_pairs('_linkable', 'customer_id', 'person_id')}"
+        ).fetchall()[0]
+    )
     clusters = con.sql(
         """
         with customers as (
-            select customer_id, count(distinct person_id) as persons, count(*) as records
-            from _scored group by customer_id
+            select customer_id, count(distinct person_id) as persons from _scored
+            group by customer_id
         ),
         persons as (
             select person_id, count(distinct customer_id) as customers,
-                any_value(customer_id) as customer_id, count(*) as records
+                any_value(customer_id) as customer_id
             from _scored group by person_id
         )
         select
@@ -133,25 +193,26 @@ def evaluate(con: duckdb.DuckDBPyConnection, truth: Path, schema: str = "identit
         """
         select coalesce(max(records), 0), coalesce(max(profiles), 0) from (
             select count(*) as records, count(*) filter (where record_kind = 'profile') as profiles
-            from _evaluated group by customer_id)
+            from _scored group by customer_id)
         """
     ).fetchall()[0]
     precision = correct_pairs / predicted_pairs if predicted_pairs else 1.0
     recall = correct_pairs / true_pairs if true_pairs else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    accuracy, compared, name_available = golden_accuracy(con, truth, schema, locale or Locale())
     return Evaluation(
-        records=int(totals[0]),
-        unmatched_records=int(totals[1]),
-        unlinkable_records=int(totals[2]),
+        records=int(records),
+        unmatched_records=int(unmatched),
+        unresolved_records=int(unresolved),
         true_pairs=true_pairs,
         predicted_pairs=predicted_pairs,
         correct_pairs=correct_pairs,
-        reachable_pairs=reachable_pairs,
-        correct_reachable_pairs=correct_reachable,
         precision=precision,
         recall=recall,
-        reachable_recall=correct_reachable / reachable_pairs if reachable_pairs else 1.0,
-        f1=f1,
+        f1=2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        linkable_recall=linkable_correct / linkable_true if linkable_true else 1.0,
+        reference_pairs=reference_pairs,
+        correct_reference_pairs=correct_reference,
+        reference_recall=correct_reference / reference_pairs if reference_pairs else 1.0,
         persons=persons,
         customers=customers,
         exact_cluster_rate=exact / persons if persons else 1.0,
@@ -159,68 +220,197 @@ def evaluate(con: duckdb.DuckDBPyConnection, truth: Path, schema: str = "identit
         split_persons=split,
         largest_customer_records=int(largest[0]),
         largest_customer_profiles=int(largest[1]),
+        missed_by_cause=_missed_by_cause(con, schema),
+        golden_accuracy=accuracy,
+        golden_compared=compared,
+        golden_name_available=name_available,
     )
 
 
-def _reachable_pairs(con: duckdb.DuckDBPyConnection, schema: str) -> tuple[int, int]:
-    """True pairs the data can connect, and how many of them share a customer id."""
+def _reference_pairs(con: duckdb.DuckDBPyConnection, schema: str) -> tuple[int, int]:
+    """Reference components over every identity-bearing record; true pairs within one, and how
+    many of them share a customer id (see the module docstring)."""
+    keys = " union all ".join(
+        f"select record_key, '{kind}' as kind, {expression} as value from raw"
+        for kind, expression in _REFERENCE_KEYS.items()
+    )
     con.execute(
-        """
-        create or replace temp table _scored_nodes as
-        select row_number() over (order by record_key) - 1 as node, * from _scored
+        f"""
+        create or replace temp table _reference_nodes as
+        select row_number() over (order by record_key) - 1 as node, record_key
+        from {schema}.int_identity__source_records
         """
     )
     edges = con.sql(
         f"""
-        with evidence as (
-            select nodes.node, nodes.person_id,
-                identifiers.identifier_type as kind, identifiers.identifier_value as value
-            from _scored_nodes as nodes
-            inner join {schema}.int_identity__identifiers as identifiers
-                on nodes.record_key = identifiers.record_key
-            anti join {schema}.int_identity__excluded_identifiers as excluded
-                on identifiers.identifier_type = excluded.identifier_type
-                and identifiers.identifier_value = excluded.identifier_value
-            union all
-            select nodes.node, nodes.person_id, 'name and ' || detail.kind, detail.value
-            from _scored_nodes as nodes
-            inner join {schema}.int_identity__source_records as records
-                on nodes.record_key = records.record_key
-            cross join lateral (
-                select 'birth date' as kind,
-                    records.name_key || '|' || cast(records.birth_date as varchar) as value
-                union all
-                select 'address' as kind, records.name_key || '|' || records.address as value
-            ) as detail
-            where detail.value is not null
-        ),
-        personal as (
-            select kind, value from evidence group by kind, value
-            having count(distinct person_id) = 1
-        )
-        select min(evidence.node) over (partition by evidence.kind, evidence.value) as first_node,
-            evidence.node
-        from evidence inner join personal using (kind, value)
+        with raw as ({_RAW_SOURCES}),
+        keys as (select * from ({keys}) where value is not null)
+        select
+            min(nodes.node) over (partition by keys.kind, keys.value) as first_node,
+            nodes.node
+        from keys inner join _reference_nodes as nodes using (record_key)
         """
     ).fetchnumpy()
-    nodes = con.sql("select count(*) from _scored_nodes").fetchall()[0][0]
+    nodes = con.sql("select count(*) from _reference_nodes").fetchall()[0][0]
     graph = coo_matrix(
         (np.ones(len(edges["node"])), (edges["first_node"], edges["node"])), shape=(nodes, nodes)
     )
     _, component = connected_components(graph, directed=False)
     con.register("_components", {"node": np.arange(nodes, dtype=np.int64), "component": component})
-    counts = con.sql(
+    con.execute(
         """
-        with labelled as (
-            select nodes.customer_id, components.component
-            from _scored_nodes as nodes inner join _components as components using (node)
-        ),
-        reachable as (select count(*) as n from labelled group by component),
-        correct as (select count(*) as n from labelled group by component, customer_id)
-        select
-            (select coalesce(sum(n * (n - 1) // 2), 0) from reachable),
-            (select coalesce(sum(n * (n - 1) // 2), 0) from correct)
+        create or replace temp table _reference as
+        select nodes.record_key, components.component
+        from _reference_nodes as nodes inner join _components as components using (node)
         """
-    ).fetchall()[0]
+    )
     con.unregister("_components")
+    con.execute(
+        "create or replace temp table _scored_reference as "
+        "select * from _scored inner join _reference using (record_key)"
+    )
+    counts = con.sql(
+        f"select {_pairs('_scored_reference', 'component', 'person_id')}, "
+        f"{_pairs('_scored_reference', 'component', 'person_id', 'customer_id')}"
+    ).fetchall()[0]
     return int(counts[0]), int(counts[1])
+
+
+def _missed_by_cause(con: duckdb.DuckDBPyConnection, schema: str) -> dict[str, int]:
+    """Missed true pairs (one person, two customers) by why: a refused link between the two
+    customers' records of that person names the guard; a link below the threshold; shared
+    reference evidence but no link ("never compared"); no shared evidence at all."""
+    rows = con.sql(
+        f"""
+        with parts as (
+            select person_id, customer_id, count(*) as n from _scored group by all
+        ),
+        splits as (
+            select left_part.person_id, left_part.customer_id as left_customer,
+                right_part.customer_id as right_customer,
+                left_part.n * right_part.n as pairs
+            from parts as left_part
+            inner join parts as right_part
+                on left_part.person_id = right_part.person_id
+                and left_part.customer_id < right_part.customer_id
+        ),
+        links as (
+            select left_side.person_id, left_side.customer_id as left_customer,
+                right_side.customer_id as right_customer,
+                min(case when links.refused_reason = 'below_threshold' then 2
+                    when links.refused_reason is not null then 1 end) as rank,
+                min(links.refused_reason) filter (where links.refused_reason <> 'below_threshold')
+                    as guard
+            from {schema}.identity_links as links
+            inner join _scored as left_side on links.left_record_key = left_side.record_key
+            inner join _scored as right_side on links.right_record_key = right_side.record_key
+            where left_side.person_id = right_side.person_id
+            group by all
+        ),
+        evidence as (
+            select left_side.person_id, left_side.customer_id as left_customer,
+                right_side.customer_id as right_customer
+            from _scored_reference as left_side
+            inner join _scored_reference as right_side
+                on left_side.person_id = right_side.person_id
+                and left_side.component = right_side.component
+                and left_side.customer_id < right_side.customer_id
+            group by all
+        ),
+        classified as (
+            select
+                splits.pairs,
+                case
+                    when links.rank = 1 then 'guard refused: ' || links.guard
+                    when links.rank = 2 then 'scored below the threshold'
+                    when evidence.person_id is not null then 'shared evidence, never compared'
+                    else 'no shared evidence'
+                end as cause
+            from splits
+            left join links
+                on splits.person_id = links.person_id
+                and least(splits.left_customer, splits.right_customer)
+                    = least(links.left_customer, links.right_customer)
+                and greatest(splits.left_customer, splits.right_customer)
+                    = greatest(links.left_customer, links.right_customer)
+            left join evidence
+                on splits.person_id = evidence.person_id
+                and splits.left_customer = evidence.left_customer
+                and splits.right_customer = evidence.right_customer
+        )
+        select cause, sum(pairs) from classified group by cause order by 2 desc
+        """
+    ).fetchall()
+    return {cause: int(pairs) for cause, pairs in rows}
+
+
+def golden_accuracy(
+    con: duckdb.DuckDBPyConnection, truth: Path, schema: str, locale: Locale
+) -> tuple[dict[str, float], dict[str, int], float | None]:
+    """Share of customers whose golden attribute equals their majority person's true one, how
+    many were compared (both known), and the share whose records hold their true name at all;
+    empty when the answer key has no persons file or the connection lacks the omni360_*
+    functions."""
+    persons = truth_records_path(truth).with_name("persons.parquet")
+    if not persons.is_file():
+        return {}, {}, None
+    path = persons.as_posix().replace("'", "''")
+    region, scheme = locale.region, locale.scheme
+    try:
+        row = con.sql(
+            f"""
+            with majority as (
+                select customer_id, person_id from _scored
+                where not starts_with(customer_id, '~')
+                group by customer_id, person_id
+                qualify row_number() over (
+                    partition by customer_id order by count(*) desc, person_id) = 1
+            ),
+            names as (
+                select xref.customer_id,
+                    list(lower(omni360_standard_name(records.display_name))) as written
+                from {schema}.customer_xref as xref
+                inner join {schema}.int_identity__source_records as records using (record_key)
+                where records.display_name is not null
+                group by xref.customer_id
+            ),
+            pairs as (
+                select golden.*, names.written, truth.name as true_name,
+                    truth.birth_date as true_birth_date,
+                    omni360_phone_e164(truth.phone, '{region}') as true_phone,
+                    omni360_phone_e164(truth.own_phone, '{region}') as true_own_phone,
+                    lower(trim(truth.email)) as true_email,
+                    omni360_national_id(truth.national_id, '{scheme}') as true_national_id
+                from {schema}.int_identity__golden_records as golden
+                inner join majority using (customer_id)
+                inner join read_parquet('{path}') as truth using (person_id)
+                left join names using (customer_id)
+            )
+            select
+                avg((lower(omni360_standard_name(customer_name))
+                    = lower(omni360_standard_name(true_name)))::int)
+                    filter (where customer_name is not null and true_name is not null),
+                count(*) filter (where customer_name is not null and true_name is not null),
+                avg((phone in (true_phone, true_own_phone))::int)
+                    filter (where phone is not null and true_phone is not null),
+                count(*) filter (where phone is not null and true_phone is not null),
+                avg((email = true_email)::int)
+                    filter (where email is not null and true_email is not null),
+                count(*) filter (where email is not null and true_email is not null),
+                avg((birth_date = true_birth_date)::int)
+                    filter (where birth_date is not null and true_birth_date is not null),
+                count(*) filter (where birth_date is not null and true_birth_date is not null),
+                avg((national_id = true_national_id)::int)
+                    filter (where national_id is not null and true_national_id is not null),
+                count(*) filter (where national_id is not null and true_national_id is not null),
+                avg(list_contains(written, lower(omni360_standard_name(true_name)))::int)
+                    filter (where customer_name is not null and true_name is not null)
+            from pairs
+            """
+        ).fetchall()[0]
+    except duckdb.CatalogException:  # no golden records yet, or no omni360_* functions
+        return {}, {}, None
+    names = ("name", "phone", "email", "birth_date", "national_id")
+    accuracy = {n: float(row[2 * i]) for i, n in enumerate(names) if row[2 * i] is not None}
+    compared = {n: int(row[2 * i + 1]) for i, n in enumerate(names)}
+    return accuracy, compared, None if row[10] is None else float(row[10])

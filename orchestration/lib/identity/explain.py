@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from orchestration.lib.identity import normalise
+from orchestration.lib.identity.locale import Locale
 from orchestration.lib.identity.resolve import SCHEMA
 from orchestration.lib.privacy.masking import mask_email, mask_name, mask_phone, mask_record_key
 
@@ -31,8 +31,12 @@ class Explanation:
     events: list[tuple]  # run, at, event, id, related id, records, detail
 
 
-def customer_ids_for(con: duckdb.DuckDBPyConnection, identifier: str) -> list[str]:
-    """Customer ids holding `kind:value` (e.g. `phone:138 0013 8000`, `member:M0000021`)."""
+def customer_ids_for(
+    con: duckdb.DuckDBPyConnection, identifier: str, locale: Locale | None = None
+) -> list[str]:
+    """Customer ids holding `kind:value` (e.g. `phone:138 0013 8000`, `member:M0000021`), the
+    value read as the identity layer reads it in the deployment's `locale`."""
+    locale = locale or Locale()
     kind, sep, value = identifier.partition(":")
     if not sep or kind not in IDENTIFIER_KINDS or not value.strip():
         raise ValueError(
@@ -47,9 +51,9 @@ def customer_ids_for(con: duckdb.DuckDBPyConnection, identifier: str) -> list[st
         sql = f"select customer_id from {SCHEMA}.customer_xref where record_key = ?"
         return [row[0] for row in con.execute(sql, [key]).fetchall()]
     normalised = {
-        "phone": normalise.phone_e164(value),
+        "phone": locale.phone(value),
         "email": value.lower(),
-        "national_id": normalise.national_id(value),
+        "national_id": locale.national_id(value),
         "unionid": value,
         "card": value,
     }[kind]

@@ -1,8 +1,13 @@
-"""Normalisation of identifiers before matching: phones, names and national ID numbers.
+"""Normalisation of identifiers before matching: phones, names, national IDs and postcodes.
 
-Each function takes one raw value and returns the normalised value, or None when the value is
-empty or invalid. They are registered as DuckDB functions (see `duckdb_udfs.py`) so the dbt
-models call them; results are cached per distinct value because sources repeat values a lot.
+Each function takes one raw value (and, where the answer depends on the deployment, its region
+or national-ID scheme) and returns the normalised value, or None when the value is empty or
+invalid. They are registered as DuckDB functions (see `duckdb_udfs.py`) so the dbt models call
+them; results are cached per distinct value because sources repeat values a lot.
+
+Names are handled by script, not by region: Chinese characters are compared in simplified form
+and keyed by pinyin; Latin names (any language written in Latin letters, pinyin included) by
+their letters, accents folded. A deployment in any region holds both.
 """
 
 from __future__ import annotations
@@ -15,6 +20,10 @@ import opencc
 import phonenumbers
 from pypinyin import lazy_pinyin
 from stdnum.cn import ric
+from stdnum.us import ssn
+
+# National-ID schemes (`OMNI360_NATIONAL_ID_SCHEME`): what a valid number is, and its one form
+NATIONAL_ID_SCHEMES = ("cn_ric", "us_ssn", "generic", "none")
 
 _CACHE = 1 << 21
 _NON_DIALLABLE = re.compile(r"[^0-9+]")
@@ -68,14 +77,64 @@ def phone_e164(raw: str | None, region: str = "CN") -> str | None:
 
 @lru_cache(maxsize=_CACHE)
 def person_name(raw: str | None) -> str | None:
-    """A name for comparison: NFKC, traditional → simplified Chinese, single spaces, lower case."""
+    """A name for comparison: NFKC, traditional → simplified Chinese, accents folded, single
+    spaces, lower case (`Zoë  Müller` → `zoe muller`, `張偉` → `张伟`)."""
+    if not raw:
+        return None
+    value = _SPACES.sub(" ", _nfkc(raw))
+    chinese = _CJK.search(value)
+    value = _T2S.convert(value).replace(" ", "") if chinese else _fold_accents(value)
+    value = value.casefold()
+    return value or None
+
+
+def standard_name(raw: str | None) -> str | None:
+    """A name as it should be shown: NFKC, single spaces, Chinese in simplified characters."""
     if not raw:
         return None
     value = _SPACES.sub(" ", _nfkc(raw))
     if _CJK.search(value):
         value = _T2S.convert(value).replace(" ", "")
-    value = value.casefold()
     return value or None
+
+
+def is_chinese(name: str | None) -> bool:
+    return bool(name and _CJK.search(name))
+
+
+def _fold_accents(value: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", value)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=_CACHE)
+def name_parts(raw: str | None) -> tuple[str, str] | None:
+    """(surname, given names) of a name, in Latin letters: a Chinese name's first character and
+    the rest, in pinyin; a Latin name's last word and the words before it. A name of one word is
+    taken as a surname. Reversed orders (`Zhang Wei`) are caught by comparing the parts crosswise.
+    """
+    name = person_name(raw)
+    if name is None:
+        return None
+    if _CJK.search(name):
+        syllables = [s for s in lazy_pinyin(name) if s.isalnum()]
+        if not syllables:
+            return None
+        return syllables[0], "".join(syllables[1:])
+    words = [w for w in name.replace("-", " ").split() if w]
+    if not words:
+        return None
+    return words[-1], " ".join(words[:-1])
+
+
+def surname_key(raw: str | None) -> str | None:
+    parts = name_parts(raw)
+    return parts[0] if parts else None
+
+
+def given_key(raw: str | None) -> str | None:
+    parts = name_parts(raw)
+    return (parts[1] or None) if parts else None
 
 
 @lru_cache(maxsize=_CACHE)
@@ -98,9 +157,48 @@ def name_key(raw: str | None) -> str | None:
 
 
 @lru_cache(maxsize=_CACHE)
-def national_id(raw: str | None) -> str | None:
-    """A PRC resident identity number, upper-case, if its checksum and birth date are valid."""
+def national_id(raw: str | None, scheme: str = "cn_ric") -> str | None:
+    """A national ID number in one form under `scheme`, or None if it is not valid there.
+
+    `cn_ric`: a PRC resident identity number whose checksum and birth date are valid, upper-case;
+    `us_ssn`: a valid US social security number, digits only; `generic` (any other country's
+    number, no checksum known): letters and digits only, upper-case, at least 4 of them; `none`:
+    national IDs are not used.
+    """
+    if not raw or scheme == "none":
+        return None
+    value = _ALPHANUMERIC.sub("", _nfkc(raw)).upper()
+    if scheme == "cn_ric":
+        return value if ric.is_valid(value) else None
+    if scheme == "us_ssn":
+        return ssn.compact(value) if ssn.is_valid(value) else None
+    if scheme == "generic":
+        return value if len(value) >= 4 else None
+    raise ValueError(f"unknown national-ID scheme {scheme!r}; one of {NATIONAL_ID_SCHEMES}")
+
+
+# Postcodes by region: the pattern of a valid code after spaces and dashes are removed, and how
+# many of its characters identify the area (a US ZIP+4 is its 5-digit ZIP)
+_POSTCODES: dict[str, tuple[re.Pattern[str], int]] = {
+    "CN": (re.compile(r"[0-9]{6}"), 6),
+    "US": (re.compile(r"[0-9]{5}(?:[0-9]{4})?"), 5),
+    "AU": (re.compile(r"[0-9]{4}"), 4),
+    "DE": (re.compile(r"[0-9]{5}"), 5),
+    "FR": (re.compile(r"[0-9]{5}"), 5),
+    "JP": (re.compile(r"[0-9]{7}"), 7),
+    "GB": (re.compile(r"[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}"), 7),
+    "CA": (re.compile(r"[A-Z][0-9][A-Z][0-9][A-Z][0-9]"), 6),
+}
+_GENERIC_POSTCODE = re.compile(r"[A-Z0-9]{3,10}")
+_ALPHANUMERIC = re.compile(r"[^0-9A-Za-z]")
+
+
+@lru_cache(maxsize=_CACHE)
+def postcode(raw: str | None, region: str = "CN") -> str | None:
+    """A postcode in one form for `region` (letters upper-case, no spaces), or None if it is not
+    one; regions without a known pattern accept 3-10 letters and digits."""
     if not raw:
         return None
-    value = _nfkc(raw).replace(" ", "").upper()
-    return value if ric.is_valid(value) else None
+    value = _ALPHANUMERIC.sub("", _nfkc(raw)).upper()
+    pattern, keep = _POSTCODES.get(region.upper(), (_GENERIC_POSTCODE, 10))
+    return value[:keep] if pattern.fullmatch(value) else None

@@ -37,10 +37,13 @@ STRONG_IDENTIFIERS = ("national_id", "card_no", "unionid", "email")  # in order 
 @dataclass(frozen=True)
 class ResolverConfig:
     # a Splink pair at or above this match probability links its records
-    match_probability: float = 0.95
+    match_probability: float = 0.85
     # no customer may hold more profile records (members, shop and social accounts) than this
     max_profiles_per_customer: int = 50
     seed: int = 42
+    # two different national IDs are two people: true for a checksummed scheme (cn_ric); without
+    # a checksum a different number may be mistyped, and only weighs against the link
+    national_ids_prove: bool = True
     # "full"; or, for comparison in docs/identity.md, "exact_keys" (every shared identifier
     # value, phone included, links, with no guards: exact-key stitching) or "splink_only"
     # (Splink pairs above the threshold, nothing else, no guards)
@@ -63,6 +66,8 @@ class ResolutionResult:
     refused_by_reason: dict[str, int] = field(default_factory=dict)
     unknown_override_keys: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    # how the probabilistic model was built and trained (steps skipped, and why)
+    training: dict = field(default_factory=dict)
 
 
 class _LinkLog:
@@ -172,6 +177,8 @@ def _profiles_for_matching(con: duckdb.DuckDBPyConnection) -> pa.Table:
             nodes.node as unique_id,
             nodes.person_name,
             nodes.name_key,
+            nodes.surname_key,
+            nodes.given_key,
             cast(nodes.birth_date as varchar) as birth_date,
             case when phone_excluded.identifier_value is null then nodes.phone end as phone,
             case when email_excluded.identifier_value is null then nodes.email end as email,
@@ -230,7 +237,10 @@ def _build_union_find(
         " end as account_app"
         " from _nodes order by node",
     )
-    uf = ConstrainedUnionFind(max_profiles=config.max_profiles_per_customer)
+    uf = ConstrainedUnionFind(
+        max_profiles=config.max_profiles_per_customer,
+        national_ids_prove=config.national_ids_prove,
+    )
     for national_id, birth_date, is_profile, is_named, has_unionid, account_app in zip(
         nodes["national_id"],
         nodes["birth_date"],
@@ -297,14 +307,19 @@ def _name_guard(pair: object) -> str | None:
     """Refuse a Splink pair whose names disagree unless something personal agrees.
 
     Members of a household share phone and address, so those fields add up to a high weight
-    for two different people. A name that differs must be backed by the same birth date, email
-    or national ID; a name one character apart (a typo) also by the same phone.
+    for two different people. A name that differs must be backed by the same birth date (or one
+    that differs by a slip: transposed, one digit), email or national ID. A Chinese name one
+    character apart, or a name whose given name is missing on one side, may be a sibling's or a
+    parent's: it also needs the same phone. A Latin name one or two letters apart is a typo
+    (siblings' names are not spelled that close): the same place (address or postcode) will do.
     """
     if pair.same_birth_date or pair.same_email or pair.same_national_id:
         return None
     if pair.name_agreement == "different":
         return "conflicting_name"
-    if pair.name_agreement == "similar" and not pair.same_phone:
+    if pair.name_agreement == "typo" and (pair.same_phone or pair.same_place):
+        return None
+    if pair.name_agreement in ("similar", "partial", "typo") and not pair.same_phone:
         return "similar_name_only"
     return None
 
@@ -321,7 +336,7 @@ def _cluster(
     for left, right in _overrides(con, "identity_never_links", result):
         uf.forbid(left, right)
         log.add(left, right, "never_link", "never_link")
-    model = _link(con, config, uf, log, step)
+    model = _link(con, config, uf, log, step, result)
     # last, over the finished customers: a force link joins two customers whole, and no guard
     # can then refuse the links that built either of them; never-link still wins
     for left, right in _overrides(con, "identity_force_links", result):
@@ -335,6 +350,7 @@ def _link(
     uf: ConstrainedUnionFind,
     log: _LinkLog,
     step: Callable[[str], None],
+    result: ResolutionResult,
 ) -> dict:
     """Apply the strategy's links, strongest first; returns the trained Splink model."""
     if config.strategy == "exact_keys":
@@ -349,12 +365,15 @@ def _link(
         for left, right, rule in zip(
             edges["left_node"], edges["right_node"], edges["rule"], strict=True
         ):
-            log.add(left, right, rule, uf.union(left, right))
+            # the same national ID outranks two birth dates (one of them is mistyped)
+            same_id = rule == "same_national_id"
+            log.add(left, right, rule, uf.union(left, right, same_id=same_id))
         step("deterministic")
 
     probabilistic = predict_links(
         _profiles_for_matching(con), threshold=min(0.5, config.match_probability), seed=config.seed
     )
+    result.training = probabilistic.training.as_dict()
     step("splink")
     pairs = probabilistic.pairs.sort_values(
         ["match_weight", "unique_id_l", "unique_id_r"], ascending=[False, True, True]
@@ -366,7 +385,9 @@ def _link(
         elif config.strategy == "splink_only":
             decision = uf.union(left, right, check=False)
         else:
-            decision = _name_guard(pair) or uf.union(left, right)
+            decision = _name_guard(pair) or uf.union(
+                left, right, same_id=bool(pair.same_national_id)
+            )
         log.add(
             left,
             right,

@@ -17,16 +17,12 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from orchestration.lib.contracts import LINEAGE_COLUMNS, Entity
 from orchestration.lib.files import private_dir, write_atomic
-
-if TYPE_CHECKING:
-    from orchestration.lib.ingest.loader import FileOutcome
 
 SCHEMA_FILE = "00000000-schema.parquet"  # zero rows; keeps every table's glob and schema valid
 
@@ -186,7 +182,13 @@ class Lake:
         return found
 
     def record_refusal(
-        self, entity: Entity, source_file: str, sha256: str, outcome: FileOutcome, load_id: str
+        self,
+        entity: Entity,
+        source_file: str,
+        sha256: str,
+        load_id: str,
+        rule: str | None,
+        message: str | None,
     ) -> None:
         """Keep the first refusal of these bytes: later runs report it as known, not as new."""
         path = self.refused_dir(entity) / f"{_safe_name(source_file)}__{sha256[:16]}.json"
@@ -196,8 +198,8 @@ class Lake:
             "source_file": source_file,
             "sha256": sha256,
             "load_id": load_id,
-            "rule": outcome.rule,
-            "message": outcome.message,
+            "rule": rule,
+            "message": message,
         }
         write_atomic(path, json.dumps(record, ensure_ascii=False, indent=1))
 

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from orchestration.lib.contracts import Entity, entity
 from orchestration.lib.identity.duckdb_udfs import register as register_udfs
+from orchestration.lib.identity.locale import Locale
 from orchestration.lib.ingest.lake import Lake, ManifestEntry
 from orchestration.lib.ingest.landing import LandingFile, LayoutProblem
 from orchestration.lib.ingest.parse import FileRefused, Limits, ParsedFile, parse_file
@@ -167,6 +168,7 @@ def load_entity(
     progress: Callable[[FileOutcome], None] | None = None,
     limits: Limits | None = None,
     blocking_columns: frozenset[str] = frozenset(),
+    locale: Locale | None = None,
 ) -> EntityLoadResult:
     """Load new files: staged in parallel, committed one by one in delivery order.
 
@@ -187,7 +189,7 @@ def load_entity(
     suppression = SuppressionList(lake.root)
     suppress = (
         # the text as delivered (`__v_`), so a row quarantined for another reason matches too
-        token_match_sql(target, "suppression_tokens", "__v_{}") if suppression else None
+        token_match_sql(target, "suppression_tokens", "__v_{}", locale) if suppression else None
     )
 
     def stage(job: _Job) -> tuple[FileOutcome, list[Path]]:
@@ -216,7 +218,9 @@ def load_entity(
             first = refused_before.get((outcome.source_file, sha or ""))
             outcome.refused_before = first["load_id"] if first else None
             if sha:
-                lake.record_refusal(target, outcome.source_file, sha, outcome, load_id)
+                lake.record_refusal(
+                    target, outcome.source_file, sha, load_id, outcome.rule, outcome.message
+                )
         outcomes.append(outcome)
         if progress:
             progress(outcome)

@@ -40,9 +40,9 @@ import duckdb
 
 from orchestration.lib.contracts import ENTITIES, Entity, entity
 from orchestration.lib.files import write_atomic
-from orchestration.lib.identity import normalise
 from orchestration.lib.identity.duckdb_udfs import register as register_udfs
 from orchestration.lib.identity.explain import current_id, customer_ids_for
+from orchestration.lib.identity.locale import Locale
 from orchestration.lib.ingest.lake import SCHEMA_FILE, Lake
 from orchestration.lib.ingest.validate import lit, q
 from orchestration.lib.privacy.subjects import (
@@ -112,10 +112,13 @@ class ErasureReport:
 # --- finding the subject ------------------------------------------------------------------------
 
 
-def find_subject(con: duckdb.DuckDBPyConnection, lake: Lake, identifier: str) -> Subject:
+def find_subject(
+    con: duckdb.DuckDBPyConnection, lake: Lake, identifier: str, locale: Locale | None = None
+) -> Subject:
     """The one unified customer holding `identifier` (`phone:…`, `member:…`, `email:…`, …)."""
+    locale = locale or Locale()
     try:
-        found = sorted({current_id(con, c) for c in customer_ids_for(con, identifier)})
+        found = sorted({current_id(con, c) for c in customer_ids_for(con, identifier, locale)})
     except ValueError as error:
         raise ErasureError(str(error)) from error
     kind, _, value = identifier.partition(":")
@@ -187,7 +190,7 @@ def find_subject(con: duckdb.DuckDBPyConnection, lake: Lake, identifier: str) ->
     ]
     return Subject(
         identifier_kind=kind,
-        subject_token=subject_token(kind, value.strip()),
+        subject_token=subject_token(kind, value.strip(), locale),
         customer_ids=(customer_id, *sorted(merged)),
         record_keys=tuple(sorted(record_keys)),
         keys=keys,
@@ -195,12 +198,13 @@ def find_subject(con: duckdb.DuckDBPyConnection, lake: Lake, identifier: str) ->
     )
 
 
-def subject_token(kind: str, value: str) -> str:
+def subject_token(kind: str, value: str, locale: Locale | None = None) -> str:
     """The keyed token of the identifier as normalised, for the audit: whoever holds the secret
     can check whether a given phone was erased; nobody can read it back."""
+    locale = locale or Locale()
     normalised = {
-        "phone": normalise.phone_e164,
-        "national_id": normalise.national_id,
+        "phone": locale.phone,
+        "national_id": locale.national_id,
         "email": lambda v: v.lower(),
     }.get(kind, lambda v: v)(value)
     return token(kind, normalised or value) or ""
@@ -316,7 +320,9 @@ def _prefilter(column: str, kind: str, values: frozenset[str]) -> str:
     return "true"
 
 
-def column_matches_sql(table: Entity, keys: SubjectKeys) -> dict[str, str]:
+def column_matches_sql(
+    table: Entity, keys: SubjectKeys, locale: Locale | None = None
+) -> dict[str, str]:
     """Per column of a raw table: a predicate true when it holds one of the subject's keys
     (normalised values compared in memory)."""
     matches = {}
@@ -326,7 +332,7 @@ def column_matches_sql(table: Entity, keys: SubjectKeys) -> dict[str, str]:
             in_list = ", ".join(lit(v) for v in sorted(values))
             matches[column] = (
                 f"({_prefilter(column, kind, values)} and "
-                f"{normalised_sql(column, kind)} in ({in_list}))"
+                f"{normalised_sql(column, kind, locale)} in ({in_list}))"
             )
     return matches
 
@@ -355,7 +361,7 @@ def quarantine_match_sql(keys: SubjectKeys) -> str | None:
 
 
 def erase_from_lake(
-    con: duckdb.DuckDBPyConnection, lake: Lake, keys: SubjectKeys
+    con: duckdb.DuckDBPyConnection, lake: Lake, keys: SubjectKeys, locale: Locale | None = None
 ) -> tuple[dict[str, int], set[str]]:
     """Rewrite every lake file holding the subject's rows; fix the manifest. Returns rows removed
     per table and the raw values found in those rows (for the verification search)."""
@@ -364,7 +370,7 @@ def erase_from_lake(
     for target in ENTITIES:
         per_file: dict[str, Counter] = {}
         for table in target.raw_tables:
-            matches = column_matches_sql(table, keys)
+            matches = column_matches_sql(table, keys, locale)
             if not matches:
                 continue
             match = " or ".join(matches.values())
@@ -602,6 +608,7 @@ def erase(
     reports: Path,
     rebuild: Callable[[], bool],
     say: Callable[[str], None] = lambda message: None,
+    locale: Locale | None = None,
 ) -> ErasureReport:
     """Carry out one erasure request end to end (see the module docstring)."""
     if not warehouse.is_file():
@@ -610,7 +617,7 @@ def erase(
     con = duckdb.connect(str(warehouse))
     try:
         register_udfs(con)
-        subject = find_subject(con, lake_store, identifier)
+        subject = find_subject(con, lake_store, identifier, locale)
         request_id = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
         report = ErasureReport(
             request_id=request_id,
@@ -629,7 +636,7 @@ def erase(
         traits = weak_traits(con, subject.record_keys)
         report.suppression_tokens = SuppressionList(lake).add(request_id, subject.keys)
         say(f"suppression list: {report.suppression_tokens} tokens added")
-        lake_removed, raw_values = erase_from_lake(con, lake_store, subject.keys)
+        lake_removed, raw_values = erase_from_lake(con, lake_store, subject.keys, locale)
         report.rows_removed.update(lake_removed)
         say(f"lake: {sum(lake_removed.values()):,} rows removed from {len(lake_removed)} tables")
         warehouse_removed = erase_from_warehouse(con, subject)

@@ -21,13 +21,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from orchestration.lib.contracts import Entity
+from orchestration.lib.identity.locale import Locale
 from orchestration.lib.privacy.tokens import token
 
-# key kind → how a raw value is normalised before tokenising (the identity layer's rules)
+# key kind → how a raw value is normalised before tokenising (the identity layer's rules, in
+# the deployment's locale)
 NORMALISED_SQL = {
-    "phone": "omni360_phone_e164({column}, 'CN')",
+    "phone": "omni360_phone_e164({column}, '{region}')",
     "email": "nullif(lower(trim({column})), '')",
-    "national_id": "omni360_national_id({column})",
+    "national_id": "omni360_national_id({column}, '{scheme}')",
 }
 KEY_KINDS = (
     "member_id",
@@ -89,12 +91,17 @@ def subject_columns(table: Entity) -> tuple[tuple[str, str], ...]:
     return SUBJECT_COLUMNS.get((table.source, table.name), ())
 
 
-def normalised_sql(column: str, kind: str) -> str:
+def normalised_sql(column: str, kind: str, locale: Locale | None = None) -> str:
+    locale = locale or Locale()
     quoted = f'"{column}"'
-    return NORMALISED_SQL.get(kind, "nullif(trim({column}), '')").format(column=quoted)
+    return NORMALISED_SQL.get(kind, "nullif(trim({column}), '')").format(
+        column=quoted, region=locale.region, scheme=locale.scheme
+    )
 
 
-def token_match_sql(table: Entity, tokens_relation: str, column_name: str = "{}") -> str | None:
+def token_match_sql(
+    table: Entity, tokens_relation: str, column_name: str = "{}", locale: Locale | None = None
+) -> str | None:
     """A predicate true for rows of `table` whose keys' tokens are in `tokens_relation(token)`;
     None when the table holds nothing personal (stores). `column_name` maps a contract column
     to the relation's column. Needs the omni360_* SQL functions."""
@@ -102,7 +109,7 @@ def token_match_sql(table: Entity, tokens_relation: str, column_name: str = "{}"
     if not columns:
         return None
     return " or ".join(
-        f"omni360_token('{kind}', {normalised_sql(column_name.format(column), kind)}) "
+        f"omni360_token('{kind}', {normalised_sql(column_name.format(column), kind, locale)}) "
         f"in (select token from {tokens_relation})"
         for column, kind in columns
     )

@@ -24,7 +24,8 @@ records as (
         source_records.source_rank,
         source_records.last_seen_at,
         source_records.first_seen_at,
-        source_records.display_name,
+        {{ standard_name('source_records.display_name') }} as display_name,
+        source_records.name_key,
         source_records.gender,
         cast(source_records.birth_date as varchar) as birth_date,
         source_records.national_id,
@@ -47,24 +48,31 @@ records as (
 
 ),
 
--- survivorship, one rule per attribute (docs/identity.md):
--- 'source' = the most trusted source first (CRM, shop, social, till), then the most recent;
--- 'recent' = the most recently seen valid value, the most trusted source on ties
+-- survivorship (docs/identity.md#golden-record): the value most of the customer's records
+-- support after normalisation; a name's support counts every spelling of it (traditional,
+-- simplified, pinyin, reversed: one name_key), and in region CN the Chinese form is shown
+-- rather than its romanisation. Ties go to the most trusted source (CRM, shop, social, till),
+-- then to the most recently seen record.
 {%- set attributes = [
-    ('name', 'source', 'display_name'),
-    ('gender', 'source', 'gender'),
-    ('birth_date', 'source', 'birth_date'),
-    ('national_id', 'source', 'national_id'),
-    ('phone', 'recent', 'phone'),
-    ('email', 'recent', 'email'),
-    ('address', 'recent', 'address'),
-    ('city', 'recent', 'city'),
-    ('postal_code', 'recent', 'postal_code'),
+    ('name', 'display_name', 'name_key'),
+    ('gender', 'gender', 'gender'),
+    ('birth_date', 'birth_date', 'birth_date'),
+    ('national_id', 'national_id', 'national_id'),
+    ('phone', 'phone', 'phone'),
+    ('email', 'email', 'email'),
+    ('address', 'address', 'address'),
+    ('city', 'city', 'city'),
+    ('postal_code', 'postal_code', 'postal_code'),
 ] %}
+
+{%- set native = (
+    "regexp_matches(display_name, '[\\x{3400}-\\x{9fff}]')"
+    if var('identity_default_region') == 'CN' else 'false'
+) %}
 
 candidates as (
 
-    {%- for attribute, rule, column in attributes %}
+    {%- for attribute, column, support_key in attributes %}
 
         select
             customer_id,
@@ -72,14 +80,27 @@ candidates as (
             source_rank,
             last_seen_at,
             '{{ attribute }}' as attribute_name,
-            '{{ rule }}' as survivorship_rule,
-            {{ column }} as attribute_value
+            {{ column }} as attribute_value,
+            {{ support_key }} as support_key,
+            {{ native if attribute == 'name' else 'false' }} as is_native_script
         from records
+        where {{ column }} is not null
         {%- if not loop.last %}
 
             union all
         {%- endif %}
     {%- endfor %}
+
+),
+
+supported as (
+
+    select
+        *,
+        count(*) over (partition by customer_id, attribute_name, support_key) as supporting_records,
+        count(*) over (partition by customer_id, attribute_name, attribute_value)
+            as records_with_value
+    from candidates
 
 ),
 
@@ -90,14 +111,15 @@ chosen as (
         attribute_name,
         attribute_value,
         source_system
-    from candidates
-    where attribute_value is not null
+    from supported
     qualify row_number() over (
         partition by customer_id, attribute_name
         order by
-            case when survivorship_rule = 'source' then source_rank end asc,
-            last_seen_at desc,
+            supporting_records desc,
+            is_native_script desc,
+            records_with_value desc,
             source_rank asc,
+            last_seen_at desc,
             attribute_value asc
     ) = 1
 
@@ -107,7 +129,7 @@ pivoted as (
 
     select
         customer_id,
-        {%- for attribute, rule, column in attributes %}
+        {%- for attribute, column, support_key in attributes %}
             max(case when attribute_name = '{{ attribute }}' then attribute_value end) as {{ attribute }},
             max(case when attribute_name = '{{ attribute }}' then source_system end) as {{ attribute }}_source
             {%- if not loop.last %},{% endif %}
