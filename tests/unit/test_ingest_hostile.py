@@ -38,6 +38,24 @@ def member(member_id: str, *, name: str = "张伟", birth: str = "1988-07-21", t
     )
 
 
+def order(order_id: str = "EO1", lines: int = 1, **fields) -> dict:
+    """An e-commerce order with `lines` valid line items."""
+    return {
+        "order_id": order_id,
+        "account_id": "TM1",
+        "platform": "tmall",
+        "ordered_at": TS,
+        "status": "paid",
+        "fulfilment": "delivery",
+        "currency": "CNY",
+        "lines": [
+            {"line_no": n, "sku": "S", "product_name": "P", "quantity": 1, "unit_price": "9.00"}
+            for n in range(1, lines + 1)
+        ],
+        **fields,
+    }
+
+
 def write(root: Path, rel: str, content: str | bytes) -> Path:
     path = root / rel
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -108,23 +126,11 @@ def test_a_5_mb_line_is_quarantined_with_an_excerpt_and_the_rest_of_the_file_loa
 
 
 def test_a_5_mb_json_field_is_quarantined_and_the_other_orders_load(landing: Path, lake_dir: Path):
-    order = {
-        "order_id": "EO1",
-        "account_id": "TM1",
-        "platform": "tmall",
-        "ordered_at": TS,
-        "status": "paid",
-        "fulfilment": "delivery",
-        "currency": "CNY",
-        "lines": [
-            {"line_no": 1, "sku": "S", "product_name": "P", "quantity": 1, "unit_price": "9.00"}
-        ],
-    }
-    big = {**order, "order_id": "EO2", "coupon_code": "X" * FIVE_MB}
+    good, big = order(), order("EO2", coupon_code="X" * FIVE_MB)
     write(
         landing,
         f"ecommerce/orders/{DAY}/o.jsonl",
-        json.dumps(order) + "\n" + json.dumps(big) + "\n",
+        json.dumps(good) + "\n" + json.dumps(big) + "\n",
     )
     result = load(landing, lake_dir, "ecommerce.orders")
     assert (result.rows_loaded, result.rows_quarantined, result.child_rows_loaded) == (1, 1, 1)
@@ -351,20 +357,7 @@ def test_withdraw_moves_a_files_rows_to_quarantine_and_it_never_loads_again(
 
 
 def test_withdrawing_an_order_file_removes_its_line_items_too(landing: Path, lake_dir: Path):
-    order = {
-        "order_id": "EO1",
-        "account_id": "TM1",
-        "platform": "tmall",
-        "ordered_at": TS,
-        "status": "paid",
-        "fulfilment": "delivery",
-        "currency": "CNY",
-        "lines": [
-            {"line_no": n, "sku": "S", "product_name": "P", "quantity": 1, "unit_price": "9.00"}
-            for n in (1, 2)
-        ],
-    }
-    write(landing, f"ecommerce/orders/{DAY}/o.jsonl", json.dumps(order) + "\n")
+    write(landing, f"ecommerce/orders/{DAY}/o.jsonl", json.dumps(order(lines=2)) + "\n")
     load(landing, lake_dir, "ecommerce.orders")
     done = withdraw(Lake(lake_dir), f"ecommerce/orders/{DAY}/o.jsonl", "test", load_id="W1")
     assert (done.rows_moved, done.child_rows_removed) == (1, 2)
