@@ -9,8 +9,7 @@ from great_expectations.expectations.expectation import Expectation
 
 from orchestration.lib.contracts import Entity, raw_tables
 from orchestration.lib.quality.expectations import CRITICAL, WARNING, Rule, Suite
-
-SOURCES = ("crm", "ecommerce", "pos", "social")
+from orchestration.lib.sql import identifier
 
 
 def critical(name: str, expectation: Expectation, why: str, observe: Sequence[str] = ()) -> Rule:
@@ -59,10 +58,6 @@ def raw_relation(table: Entity) -> str:
     )
 
 
-def _quote(column: str) -> str:
-    return '"' + column + '"'
-
-
 def raw_suites(
     source: str,
     name: str,
@@ -92,15 +87,17 @@ def raw_suites(
         or c.min_value is not None
         or c.max_value is not None
     ]
-    selected = [f"raw.{_quote(c)}" for c in dict.fromkeys([*table.primary_key, *ruled, *columns])]
+    selected = [
+        f"raw.{identifier(c)}" for c in dict.fromkeys([*table.primary_key, *ruled, *columns])
+    ]
     ref_joins = []
     for i, column in enumerate(c for c in table.columns if c.references):
         ref_source, ref_entity, ref_column = column.references.split(".")  # type: ignore[union-attr]
         alias = f"ref_{i}"
         ref_joins.append(
-            f"left join (select distinct {_quote(ref_column)} as value "
+            f"left join (select distinct {identifier(ref_column)} as value "
             f"from {raw_relation(raw_table(ref_source, ref_entity))}) as {alias} "
-            f"on raw.{_quote(column.name)} = {alias}.value"
+            f"on raw.{identifier(column.name)} = {alias}.value"
         )
         selected.append(f"{alias}.value as {column.name}_found")
     query = f"""
@@ -184,8 +181,8 @@ def _deliveries_suite(table: Entity) -> Suite:
     # a versioned entity (re-sent whenever it changes) may change twice between deliveries
     if "updated_at" in table.column_names:
         key.append("updated_at")
-    columns = ", ".join(_quote(c) for c in key)
-    content = ", ".join(_quote(c) for c in table.column_names)
+    columns = ", ".join(identifier(c) for c in key)
+    content = ", ".join(identifier(c) for c in table.column_names)
     return Suite(
         name=f"raw_{table.source}_{table.name}_deliveries",
         asset=(table.source, table.name),

@@ -3,7 +3,8 @@ minted and active, and every profile record resolved."""
 
 import great_expectations.expectations as gxe
 
-from expectations._shared import SOURCES, critical
+from expectations._shared import critical
+from orchestration.lib.contracts import SOURCES
 from orchestration.lib.quality.expectations import Suite
 
 XREF = ("identity", "customer_xref")

@@ -18,8 +18,8 @@ import great_expectations.expectations as gxe
 import pandas as pd
 from great_expectations.expectations.row_conditions import Column
 
-from expectations._shared import SOURCES, warning
-from orchestration.lib.contracts import ENTITIES
+from expectations._shared import warning
+from orchestration.lib.contracts import ENTITIES, SOURCES
 from orchestration.lib.ingest.lake import Lake
 from orchestration.lib.quality.expectations import Suite
 

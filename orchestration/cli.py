@@ -146,14 +146,13 @@ def _show_progress(started: float) -> None:
     )
 
 
-def _materialize(landing: Path | None, warehouse: Path | None, selection: str) -> int:
+def _materialize(where: settings.Locations, selection: str) -> int:
     """Run the selected assets in-process; print per-asset lines and a summary; return exit code."""
     import dagster as dg
 
     from orchestration.lib.ingest.landing import scan_landing
 
-    landing = (landing or settings.landing_dir()).resolve()
-    warehouse = (warehouse or settings.warehouse_path()).resolve()
+    landing, warehouse = where.landing, where.warehouse
     try:
         scan = scan_landing(landing)
     except FileNotFoundError as error:
@@ -171,7 +170,6 @@ def _materialize(landing: Path | None, warehouse: Path | None, selection: str) -
             f"warning: demo mode, tokens use the public demo secret ({tokens.SECRET_VAR} unset)",
             fg=typer.colors.YELLOW,
         )
-    settings.export_env(landing, warehouse)
     from orchestration.lib import files
 
     # the lake, the warehouse file and the logs hold raw personal data: owner-only
@@ -179,9 +177,10 @@ def _materialize(landing: Path | None, warehouse: Path | None, selection: str) -
     if not warehouse.parent.exists():
         files.public_dir(warehouse.parent)  # the published snapshot inside it stays reachable
     files.make_private(warehouse)
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_defs
+    from orchestration.resources import WarehouseResource
 
-    definitions = defs()
+    definitions = build_defs(WarehouseResource.at(where))
     graph = definitions.resolve_asset_graph()
     from orchestration.lib.contracts import ENTITIES
 
@@ -217,10 +216,10 @@ def _materialize(landing: Path | None, warehouse: Path | None, selection: str) -
     progress.clear()  # the listener writes to this command's stdout, which ends with it
     _say(f"dbt and step output: {log_path}")
     code = _report(result, started)
-    return _audit(instance, result.run_id, graph, landing, warehouse, started) or code
+    return _audit(instance, result.run_id, graph, where, started) or code
 
 
-def _audit(instance, run_id: str, graph, landing: Path, warehouse: Path, started: float) -> int:
+def _audit(instance, run_id: str, graph, where: settings.Locations, started: float) -> int:
     """Record the run's check results and write its auditor's report, whether the run passed or
     not; 0, or 1 when they could not be written."""
     from orchestration.lib.quality.audit import finish_run
@@ -230,10 +229,10 @@ def _audit(instance, run_id: str, graph, landing: Path, warehouse: Path, started
             instance,
             run_id,
             asset_graph=graph,
-            landing=landing,
-            warehouse=warehouse,
-            lake=settings.lake_dir(),
-            reports=settings.reports_dir(),
+            landing=where.landing,
+            warehouse=where.warehouse,
+            lake=where.lake,
+            reports=where.reports,
         )
     except Exception as error:  # the run is over either way: say why its report is missing
         typer.secho(f"audit report not written: {error}", fg=typer.colors.RED, err=True)
@@ -301,7 +300,7 @@ def run(
 ) -> None:
     """Materialise the whole asset graph in-process: ingest new files, then build and test dbt."""
     _locale(region, national_id_scheme)
-    raise typer.Exit(_materialize(landing, warehouse, "all"))
+    raise typer.Exit(_materialize(settings.locations(landing, warehouse), "all"))
 
 
 @app.command()
@@ -313,7 +312,7 @@ def ingest(
 ) -> None:
     """Only the ingestion assets: load new landing files into the raw layer and quarantine."""
     _locale(region, national_id_scheme)
-    raise typer.Exit(_materialize(landing, warehouse, "ingest"))
+    raise typer.Exit(_materialize(settings.locations(landing, warehouse), "ingest"))
 
 
 @app.command()
@@ -328,7 +327,7 @@ def status(
     top quarantine rules."""
     from orchestration.lib.ingest.status import lake_status
 
-    lake = settings.lake_dir() if warehouse is None else warehouse.resolve().parent / "lake"
+    lake = settings.locations(warehouse=warehouse).lake
     found = lake_status(lake)
     if not found.entities:
         _fail(f"nothing loaded yet in {lake}; run `omni360 ingest` first")
@@ -391,7 +390,7 @@ def withdraw(
     from orchestration.lib.ingest.withdraw import withdraw as withdraw_file
 
     restrict_new_files()
-    lake = settings.lake_dir() if warehouse is None else warehouse.resolve().parent / "lake"
+    lake = settings.locations(warehouse=warehouse).lake
     if not lake.is_dir():
         _fail(f"no lake at {lake}; run `omni360 run` first", 2)
     try:
@@ -418,15 +417,14 @@ def report(
 ) -> None:
     """Write the auditor's report of a recorded run again from the audit tables, and the index
     of all runs (<reports>/<run id>/index.html, <reports>/index.html)."""
+    from orchestration.lib.privacy.patterns import PersonalDataFound
     from orchestration.lib.quality.audit import rerender
-    from orchestration.lib.quality.redact import PersonalDataFound
 
-    path = (warehouse or settings.warehouse_path()).resolve()
-    if not path.is_file():
-        _fail(f"no warehouse at {path}; run `omni360 run` first")
-    settings.export_env(settings.landing_dir(), path)  # reports follow the warehouse
+    where = settings.locations(warehouse=warehouse)
+    if not where.warehouse.is_file():
+        _fail(f"no warehouse at {where.warehouse}; run `omni360 run` first")
     try:
-        written = rerender(path, settings.reports_dir(), run_id)
+        written = rerender(where.warehouse, where.reports, run_id)
     except (LookupError, PersonalDataFound) as error:
         _fail(str(error))
     typer.echo(f"wrote {written}")
@@ -562,27 +560,31 @@ def erase(
     snapshot, adds them to the suppression list so re-delivered files do not bring them back,
     rewrites the files, verifies that their identifiers are found nowhere, and records the
     request with a token of the subject."""
-    from orchestration.lib.privacy.erasure import ErasureError
-    from orchestration.lib.privacy.erasure import erase as erase_subject
+    from orchestration.lib import erasure
 
     locale = _locale(region, national_id_scheme)
-    landing = (landing or settings.landing_dir()).resolve()
-    warehouse = (warehouse or settings.warehouse_path()).resolve()
-    settings.export_env(landing, warehouse)
+    where = settings.locations(landing, warehouse)
     started = time.perf_counter()
     try:
-        report = erase_subject(
+        removed = erasure.remove(
             identifier,
-            warehouse=warehouse,
-            lake=settings.lake_dir(),
-            published=settings.published_dir(),
-            reports=settings.reports_dir(),
-            rebuild=lambda: _materialize(landing, warehouse, "all") == 0,
+            warehouse=where.warehouse,
+            lake=where.lake,
             say=lambda message: _say(message, started),
             locale=locale,
         )
-    except ErasureError as error:
+    except erasure.ErasureError as error:
         _fail(str(error), 2)
+    _say("rebuilding the layers downstream of the lake (the main job)", started)
+    rebuilt = _materialize(where, "all") == 0
+    report = erasure.verify(
+        removed,
+        rebuilt=rebuilt,
+        warehouse=where.warehouse,
+        lake=where.lake,
+        published=where.published,
+        reports=where.reports,
+    )
     for table, rows in sorted(report.rows_removed.items()):
         typer.echo(f"  {table:<60} {rows:>8,} rows removed")
     _say(

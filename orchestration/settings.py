@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +40,36 @@ def published_dir() -> Path:
 def reports_dir() -> Path:
     """Per-run auditor reports (`<reports>/<run id>/index.html`) and GE Data Docs."""
     return _path("OMNI360_REPORTS", warehouse_path().parent / "reports")
+
+
+@dataclass(frozen=True)
+class Locations:
+    """Where one run reads and writes."""
+
+    landing: Path
+    warehouse: Path
+    lake: Path
+    published: Path
+    reports: Path
+
+
+def locations(landing: Path | None = None, warehouse: Path | None = None) -> Locations:
+    """The locations of one run: the given landing zone and warehouse (the CLI's options), else
+    the environment's. The lake belongs to its warehouse: next to a given one, else where
+    OMNI360_LAKE says. The published marts and reports go where their variables say, else next
+    to the warehouse."""
+    if warehouse is None:
+        warehouse, lake = warehouse_path(), lake_dir()
+    else:
+        warehouse = warehouse.resolve()
+        lake = warehouse.parent / "lake"
+    return Locations(
+        landing=landing.resolve() if landing else landing_dir(),
+        warehouse=warehouse,
+        lake=lake,
+        published=_path("OMNI360_PUBLISHED", warehouse.parent / "published"),
+        reports=_path("OMNI360_REPORTS", warehouse.parent / "reports"),
+    )
 
 
 def _int(var: str, default: int) -> int:
@@ -90,15 +121,3 @@ def export_locale(region_code: str | None, scheme: str | None) -> None:
         os.environ["OMNI360_REGION"] = region_code
     if scheme:
         os.environ["OMNI360_NATIONAL_ID_SCHEME"] = scheme
-
-
-def export_env(
-    landing: Path, warehouse: Path, lake: Path | None = None, published: Path | None = None
-) -> None:
-    """Point every component (Dagster resources, dbt's profile) at one landing/warehouse pair."""
-    os.environ["OMNI360_LANDING"] = str(landing.resolve())
-    os.environ["OMNI360_WAREHOUSE"] = str(warehouse.resolve())
-    os.environ["OMNI360_LAKE"] = str((lake or warehouse.resolve().parent / "lake").resolve())
-    # only when given: otherwise published_dir() follows the warehouse, or a value set by the user
-    if published is not None:
-        os.environ["OMNI360_PUBLISHED"] = str(published.resolve())

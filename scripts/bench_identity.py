@@ -170,7 +170,6 @@ def main() -> None:
                 DBT,
                 "build",
                 "--select",
-                "stg_identity__customer_xref",
                 "int_identity__golden_records",
                 *dbt_vars,
                 "--quiet",

@@ -70,8 +70,8 @@ def main() -> None:
         "OMNI360_LAKE": str(warehouse.parent / "lake"),
         "OMNI360_DEMO_MODE": os.environ.get("OMNI360_DEMO_MODE", "1"),
     }
-    after_value = ["stg_value__customer_clv+", "stg_value__clv_backtest+"]
-    before_value = ["int_sales__order_lines", "stg_identity__customer_xref+", "dim_date"]
+    after_value = ["source:value.customer_clv+", "source:value.clv_backtest+"]
+    before_value = ["int_sales__order_lines", "source:identity.customer_xref+", "dim_date"]
     steps = [
         (
             "dbt: marts before the customer value",

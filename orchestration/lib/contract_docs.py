@@ -222,7 +222,7 @@ def render_landing_zone_md() -> str:
 
 
 def _lake_location(path: str) -> str:
-    return "{{ env_var('OMNI360_LAKE', '../warehouse/lake') }}/" + path
+    return "{{ var('lake_dir', env_var('OMNI360_LAKE', '../warehouse/lake')) }}/" + path
 
 
 def render_sources_yml(source: str) -> str:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
 
 
 class Omni360DbtTranslator(DagsterDbtTranslator):
@@ -27,3 +28,15 @@ class Omni360DbtTranslator(DagsterDbtTranslator):
         )
         tags = {"layer": layer, **({"pii": ""} if has_pii else {})}
         return spec.replace_attributes(group_name=layer).merge_attributes(tags=tags)
+
+
+def model_keys(project: DbtProject, schemas: Sequence[str]) -> list[dg.AssetKey]:
+    """The asset keys of the dbt models built in `schemas`, as the dbt assets name them."""
+    manifest = json.loads(project.manifest_path.read_text(encoding="utf-8"))
+    translator = Omni360DbtTranslator()
+    keys = (
+        translator.get_asset_spec(manifest, unique_id, project).key
+        for unique_id, node in manifest["nodes"].items()
+        if node["resource_type"] == "model" and node["schema"] in schemas
+    )
+    return sorted(keys, key=lambda key: key.to_user_string())

@@ -24,8 +24,11 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.lib import sql
 from orchestration.lib.files import make_public, public_dir
+from orchestration.lib.sql import identifier, literal
 
+PUBLISHED_SCHEMAS = ("marts",)  # what BI tools see; everything else stays in the warehouse
 SNAPSHOT_FILE = "omni360_marts.duckdb"
 MANIFEST_SCHEMA = "_snapshot"
 MANIFEST_TABLE = "manifest"
@@ -90,14 +93,6 @@ class PublishResult:
 def snapshot_path(published_dir: Path) -> Path:
     """The published DuckDB file that BI tools open (read-only)."""
     return published_dir / SNAPSHOT_FILE
-
-
-def quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def _literal(text: str | Path) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
 
 
 def fingerprint_sql(relation: str) -> str:
@@ -183,7 +178,7 @@ def _build(
         # while it is attached read-only no other process can write the warehouse, so every
         # table is read as of the same moment
         attach_read_only(con, warehouse, "wh", lock_timeout_s)
-        con.execute(f"attach {_literal(tmp)} as snap (storage_version '{STORAGE_VERSION}')")
+        con.execute(f"attach {literal(tmp)} as snap (storage_version '{STORAGE_VERSION}')")
         relations = list_relations(con, "wh", schemas)
         if not relations:
             raise PublishError(
@@ -192,7 +187,7 @@ def _build(
             )
         tables = []
         for schema, name, source_type in relations:
-            con.execute(f"create schema if not exists snap.{quote(schema)}")
+            con.execute(f"create schema if not exists snap.{identifier(schema)}")
             _copy_table(con, schema, name)
             source = describe(con, "wh", schema, name, source_type)
             copy = describe(con, "snap", schema, name, source_type)
@@ -214,7 +209,7 @@ def _build(
 
 
 def _copy_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> None:
-    relation = f"{quote(schema)}.{quote(name)}"
+    relation = f"{identifier(schema)}.{identifier(name)}"
     con.execute(f"create table snap.{relation} as select * from wh.{relation}")
     comment = con.execute(
         "select comment from duckdb_tables() where database_name = 'wh' and schema_name = ? "
@@ -223,13 +218,13 @@ def _copy_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> None:
         [schema, name, schema, name],
     ).fetchall()
     if comment and comment[0][0]:
-        con.execute(f"comment on table snap.{relation} is {_literal(comment[0][0])}")
+        con.execute(f"comment on table snap.{relation} is {literal(comment[0][0])}")
     for column, text in con.execute(
         "select column_name, comment from duckdb_columns() where database_name = 'wh' "
         "and schema_name = ? and table_name = ? and comment is not null",
         [schema, name],
     ).fetchall():
-        con.execute(f"comment on column snap.{relation}.{quote(column)} is {_literal(text)}")
+        con.execute(f"comment on column snap.{relation}.{identifier(column)} is {literal(text)}")
 
 
 def list_relations(
@@ -255,7 +250,7 @@ def describe(
     con: duckdb.DuckDBPyConnection, database: str, schema: str, name: str, source_type: str
 ) -> PublishedTable:
     rows, checksum = con.execute(
-        fingerprint_sql(f"{quote(database)}.{quote(schema)}.{quote(name)}")
+        fingerprint_sql(f"{identifier(database)}.{identifier(schema)}.{identifier(name)}")
     ).fetchall()[0]
     columns = con.execute(
         "select string_agg(column_name || ' ' || data_type, ', ' order by column_index) "
@@ -297,7 +292,7 @@ def _export_parquet(
         target = folder / schema / f"{name}.parquet"
         target.parent.mkdir(parents=True, exist_ok=True)
         con.execute(
-            f"copy snap.{quote(schema)}.{quote(name)} to {_literal(target)} "
+            f"copy snap.{identifier(schema)}.{identifier(name)} to {literal(target)} "
             "(format parquet, compression zstd)"
         )
 
@@ -372,30 +367,11 @@ def _publisher_lock(published_dir: Path, timeout_s: float) -> Iterator[None]:
 def attach_read_only(
     con: duckdb.DuckDBPyConnection, path: Path, alias: str, timeout_s: float = 0.0
 ) -> None:
-    """ATTACH a DuckDB file read-only, waiting up to `timeout_s` while another process writes it.
-
-    ATTACH from a fresh connection always opens the file as it is now, whereas
-    duckdb.connect(path) reuses a database this process already has open (an older snapshot).
-    """
-    if not path.is_file():
-        raise PublishError(f"{path} does not exist")
-    deadline = time.monotonic() + timeout_s
-    delay = 0.1
-    while True:
-        try:
-            con.execute(f"attach {_literal(path)} as {quote(alias)} (read_only)")
-            return
-        except duckdb.IOException as error:
-            if "lock" not in str(error).lower():
-                raise
-            if time.monotonic() + delay > deadline:
-                raise PublishError(
-                    f"{path} is being written by another process (DuckDB allows one writer "
-                    f"and no other readers meanwhile); waited {timeout_s:.0f}s. Run the "
-                    f"publication again when it has finished. DuckDB said: {error}"
-                ) from error
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
+    """`sql.attach_read_only`, failing as a publication does."""
+    try:
+        sql.attach_read_only(con, path, alias, timeout_s)
+    except (FileNotFoundError, sql.WarehouseBusy) as error:
+        raise PublishError(str(error)) from error
 
 
 def read_manifest(snapshot: Path) -> Manifest:

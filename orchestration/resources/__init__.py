@@ -13,12 +13,24 @@ from orchestration.lib.identity.locale import Locale
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """Locations: landing zone, Parquet lake, DuckDB warehouse, published marts (for BI)."""
+    """Locations: landing zone, Parquet lake, DuckDB warehouse, published marts (for BI),
+    auditor's reports."""
 
     landing_dir: str = Field(default_factory=lambda: str(settings.landing_dir()))
     warehouse_path: str = Field(default_factory=lambda: str(settings.warehouse_path()))
     lake_dir: str = Field(default_factory=lambda: str(settings.lake_dir()))
     published_dir: str = Field(default_factory=lambda: str(settings.published_dir()))
+    reports_dir: str = Field(default_factory=lambda: str(settings.reports_dir()))
+
+    @classmethod
+    def at(cls, where: settings.Locations) -> WarehouseResource:
+        return cls(
+            landing_dir=str(where.landing),
+            warehouse_path=str(where.warehouse),
+            lake_dir=str(where.lake),
+            published_dir=str(where.published),
+            reports_dir=str(where.reports),
+        )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # the lake, the warehouse and the logs hold raw personal data: whatever a run creates
@@ -40,6 +52,14 @@ class WarehouseResource(dg.ConfigurableResource):
     @property
     def published(self) -> Path:
         return Path(self.published_dir)
+
+    @property
+    def reports(self) -> Path:
+        return Path(self.reports_dir)
+
+    def dbt_vars(self) -> dict[str, str]:
+        """The locations as dbt vars (profiles.yml and the lake's sources read them)."""
+        return {"warehouse_path": self.warehouse_path, "lake_dir": self.lake_dir}
 
 
 class LocaleResource(dg.ConfigurableResource):

@@ -61,18 +61,28 @@ READER = textwrap.dedent(
 AUDIT_ERRORS: list[str] = []
 
 
-def run_main_job() -> dg.ExecuteInProcessResult:
-    from orchestration.definitions import defs
+def run_main_job(where: settings.Locations) -> dg.ExecuteInProcessResult:
+    """The main job on one set of locations, and its audit, as `omni360 run` does."""
+    from orchestration.definitions import build_defs
     from orchestration.lib.quality.audit import finish_run
+    from orchestration.resources import WarehouseResource
 
-    definitions = defs()
+    definitions = build_defs(WarehouseResource.at(where))
     instance = dg.DagsterInstance.ephemeral()
     result = definitions.resolve_job_def("omni360_main").execute_in_process(
         instance=instance, raise_on_error=False
     )
-    # as `omni360 run` does after each run; recorded, not raised, so other tests still run
+    # recorded, not raised, so other tests still run
     try:
-        finish_run(instance, result.run_id, asset_graph=definitions.resolve_asset_graph())
+        finish_run(
+            instance,
+            result.run_id,
+            asset_graph=definitions.resolve_asset_graph(),
+            landing=where.landing,
+            warehouse=where.warehouse,
+            lake=where.lake,
+            reports=where.reports,
+        )
     except Exception as error:
         AUDIT_ERRORS.append(f"run {result.run_id}: {error!r}")
     return result
@@ -90,8 +100,8 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory) -> SampleRun:
             "OMNI360_REPORTS",
         ):
             patch.delenv(var, raising=False)
-        settings.export_env(settings.SAMPLE_DIR, warehouse)
-        result = run_main_job()
+        where = settings.locations(settings.SAMPLE_DIR, warehouse)
+        result = run_main_job(where)
         first_xref = read_xref(warehouse)
         stop = warehouse.parent / "stop-reader"
         reader = subprocess.Popen(
@@ -99,14 +109,14 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory) -> SampleRun:
                 sys.executable,
                 "-c",
                 READER,
-                str(settings.published_dir() / "omni360_marts.duckdb"),
+                str(where.published / "omni360_marts.duckdb"),
                 str(stop),
             ],
             stdout=subprocess.PIPE,
             text=True,
             cwd=settings.REPO_ROOT,
         )
-        rerun = run_main_job()
+        rerun = run_main_job(where)
         time.sleep(1)  # let the reader open the new snapshot too
         stop.touch()
         seen = json.loads(reader.communicate(timeout=120)[0].strip().splitlines()[-1])

@@ -155,8 +155,7 @@ def run_on(warehouse_dir: Path, landing: Path, **env: str) -> dg.ExecuteInProces
             patch.delenv(var, raising=False)
         for var, value in env.items():
             patch.setenv(var, value)
-        settings.export_env(landing, warehouse_dir / "omni360.duckdb")
-        return run_main_job()
+        return run_main_job(settings.locations(landing, warehouse_dir / "omni360.duckdb"))
 
 
 @pytest.fixture(scope="module")

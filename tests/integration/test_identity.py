@@ -191,6 +191,7 @@ def test_never_link_splits_a_customer_and_the_split_is_logged(warehouse_copy):
     assert _customer(con, left) != _customer(con, right)
 
 
+@pytest.mark.slow  # two full runs of the pipeline
 def test_ids_survive_an_added_delivery(tmp_path: Path):
     landing = tmp_path / "landing"
     shutil.copytree(settings.SAMPLE_DIR, landing)
@@ -202,12 +203,12 @@ def test_ids_survive_an_added_delivery(tmp_path: Path):
         shutil.move(folder, target)
     warehouse = tmp_path / "warehouse" / "omni360.duckdb"
     with pytest.MonkeyPatch.context() as patch:
-        settings.export_env(landing, warehouse)
-        assert run_main_job().success
+        where = settings.locations(landing, warehouse)
+        assert run_main_job(where).success
         before = read_xref(warehouse)
         for folder in held.glob("*/*/*"):
             shutil.move(folder, landing / folder.relative_to(held))
-        assert run_main_job().success
+        assert run_main_job(where).success
         patch.undo()
     after = read_xref(warehouse)
     assert len(after) > len(before)

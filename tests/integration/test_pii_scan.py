@@ -9,7 +9,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.defs.publish.assets import MARTS, SNAPSHOT
+from orchestration.defs.publish.assets import SNAPSHOT
+from orchestration.defs.transform.assets import MARTS
 from orchestration.lib.privacy.scanner import scan_duckdb, scan_parquet
 from tests.integration.conftest import SampleRun
 

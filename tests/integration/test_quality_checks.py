@@ -11,7 +11,6 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration import settings
 from orchestration.defs.publish.assets import SNAPSHOT
 from orchestration.defs.quality.checks import PREFIX, SUITES, check_key
 from orchestration.lib.publish import read_manifest, snapshot_path, verify_snapshot
@@ -107,10 +106,14 @@ def warehouse_copy(sample_run: SampleRun, tmp_path: Path, monkeypatch: pytest.Mo
     shutil.copy2(sample_run.warehouse, warehouse)
     published = tmp_path / "published"
     shutil.copytree(sample_run.warehouse.parent / "published", published, symlinks=True)
-    for var in ("OMNI360_LANDING", "OMNI360_WAREHOUSE", "OMNI360_LAKE", "OMNI360_PUBLISHED"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("OMNI360_REPORTS", str(tmp_path / "reports"))
-    settings.export_env(sample_run.landing, warehouse, sample_run.lake, published)
+    for var, path in (
+        ("OMNI360_LANDING", sample_run.landing),
+        ("OMNI360_WAREHOUSE", warehouse),
+        ("OMNI360_LAKE", sample_run.lake),
+        ("OMNI360_PUBLISHED", published),
+        ("OMNI360_REPORTS", tmp_path / "reports"),
+    ):
+        monkeypatch.setenv(var, str(path))
     return warehouse, published
 
 

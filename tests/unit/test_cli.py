@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import stat
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -44,22 +43,3 @@ def test_generate_refuses_a_bad_locale_and_a_non_empty_folder(tmp_path: Path):
     (tmp_path / "b" / "x").write_text("x")
     busy = runner.invoke(app, ["generate", "--persons", "5", "--out", str(tmp_path / "b")])
     assert busy.exit_code == 1 and "--force" in busy.output
-
-
-def test_generate_then_ingest_then_status(tmp_path: Path):
-    out, warehouse = tmp_path / "landing", tmp_path / "wh" / "omni360.duckdb"
-    assert (
-        runner.invoke(
-            app, ["generate", "--persons", "40", "--days", "14", "--out", str(out)]
-        ).exit_code
-        == 0
-    )
-    ingest = runner.invoke(app, ["ingest", "--landing", str(out), "--warehouse", str(warehouse)])
-    assert ingest.exit_code == 0, ingest.output
-    assert "crm/members:" in ingest.output and "checks passed" in ingest.output
-    status = runner.invoke(app, ["status", "--warehouse", str(warehouse)])
-    assert status.exit_code == 0 and "crm/members" in status.output
-    assert "adds up" in status.output and " NO" not in status.output
-    # the lake and the logs hold raw personal data: owner-only
-    assert stat.S_IMODE((warehouse.parent / "lake").stat().st_mode) == 0o700
-    assert stat.S_IMODE((warehouse.parent / "logs").stat().st_mode) == 0o700

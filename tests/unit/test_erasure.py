@@ -8,15 +8,15 @@ import duckdb
 import pytest
 
 from orchestration.lib.contracts import entity
-from orchestration.lib.ingest.accounting import accounting_mismatches
-from orchestration.lib.ingest.lake import Lake
-from orchestration.lib.privacy.erasure import (
+from orchestration.lib.erasure import (
     erase_from_lake,
     find_traces,
     quarantine_match_sql,
     rewrite_database,
     scrub_reports,
 )
+from orchestration.lib.ingest.accounting import accounting_mismatches
+from orchestration.lib.ingest.lake import Lake
 from orchestration.lib.privacy.subjects import SubjectKeys, SuppressionList
 from tests.unit.test_ingest import load, rows, write
 

@@ -17,7 +17,8 @@ from orchestration.lib.privacy.masking import (
     mask_phone,
     mask_record_key,
 )
-from orchestration.lib.privacy.scanner import classify, scan_duckdb, scan_parquet
+from orchestration.lib.privacy.patterns import classify
+from orchestration.lib.privacy.scanner import scan_duckdb, scan_parquet
 from orchestration.lib.privacy.tokens import token
 
 NATIONAL_ID = "11010519491231002X"

@@ -15,15 +15,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from orchestration.lib.ingest.lake import ManifestEntry, quarantine_schema
-from orchestration.lib.quality import history, report
-from orchestration.lib.quality.audit import observed_and_threshold, tolerated_failures
-from orchestration.lib.quality.history import CheckResult, RunRecord
-from orchestration.lib.quality.redact import (
+from orchestration.lib.privacy.patterns import (
     PersonalDataFound,
     ensure_no_personal_data,
     find_personal_data,
     mask_text,
 )
+from orchestration.lib.quality import history, report
+from orchestration.lib.quality.audit import observed_and_threshold, tolerated_failures
+from orchestration.lib.quality.history import CheckResult, RunRecord
 
 SECTIONS = (
     "summary",

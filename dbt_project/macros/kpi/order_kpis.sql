@@ -12,12 +12,7 @@ with orders as (
 
 first_orders as (
 
-    select
-        customer_id,
-        min(order_date) as first_order_date
-    from orders
-    where customer_id is not null and not is_cancelled
-    group by customer_id
+    select * from {{ ref('int_customer__orders') }}
 
 ),
 

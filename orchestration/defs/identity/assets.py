@@ -7,7 +7,7 @@ from orchestration.lib import progress
 from orchestration.lib.identity.duckdb_udfs import register
 from orchestration.lib.identity.evaluate import evaluate
 from orchestration.lib.identity.locale import Locale
-from orchestration.lib.identity.resolve import SCHEMA, ResolverConfig, resolve
+from orchestration.lib.identity.resolve import SCHEMA, ResolverConfig, ids_unaccounted, resolve
 from orchestration.resources import LocaleResource, WarehouseResource
 
 XREF = dg.AssetKey([SCHEMA, "customer_xref"])
@@ -199,16 +199,7 @@ def _checks(
             "threshold": config.max_profiles_per_customer,
         },
     )
-    unaccounted, wrongly_merged = con.sql(
-        f"""
-        select
-            count(*) filter (where status = 'active' and customer_id not in (
-                select customer_id from {SCHEMA}.customer_xref)),
-            count(*) filter (where status = 'merged' and customer_id in (
-                select customer_id from {SCHEMA}.customer_xref))
-        from {SCHEMA}.customer_ids
-        """
-    ).fetchall()[0]
+    unaccounted, wrongly_merged = ids_unaccounted(con)
     yield dg.AssetCheckResult(
         asset_key=XREF,
         check_name="ids_accounted",

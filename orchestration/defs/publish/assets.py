@@ -4,61 +4,38 @@ Downstream of every mart, so a failed blocking check on a mart (a dbt test of se
 a Python check) stops the publication in the same run; the previous snapshot stays published.
 """
 
-import json
-from collections.abc import Iterable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
 import dagster as dg
 
+from orchestration.defs.quality.checks import ge_checks
+from orchestration.defs.quality.pii_scan import pii_scan
 from orchestration.defs.transform import assets as transform
 from orchestration.lib import progress
-from orchestration.lib.dbt_translator import Omni360DbtTranslator
-from orchestration.lib.publish import publish_snapshot, read_manifest, verify_snapshot
+from orchestration.lib.publish import (
+    PUBLISHED_SCHEMAS,
+    publish_snapshot,
+    read_manifest,
+    verify_snapshot,
+)
 from orchestration.resources import WarehouseResource
 
-PUBLISHED_SCHEMAS = ("marts",)
 SNAPSHOT = dg.AssetKey(["publish", "marts_snapshot"])
 
 
-Key = TypeVar("Key", dg.AssetKey, dg.AssetCheckKey)
-
-
-def _sorted(keys: Iterable[Key]) -> list[Key]:
-    return sorted(keys, key=lambda key: key.to_user_string())
-
-
-def mart_keys() -> list[dg.AssetKey]:
-    """The asset keys of the dbt models in the published schemas, as the dbt assets name them."""
-    project = transform.dbt_project
-    manifest = json.loads(project.manifest_path.read_text(encoding="utf-8"))
-    translator = Omni360DbtTranslator()
-    return _sorted(
-        translator.get_asset_spec(manifest, unique_id, project).key
-        for unique_id, node in manifest["nodes"].items()
-        if node["resource_type"] == "model" and node["schema"] in PUBLISHED_SCHEMAS
-    )
-
-
-def mart_blocking_checks(marts: Sequence[dg.AssetKey]) -> list[dg.AssetCheckKey]:
-    """The blocking checks on the marts that the dbt assets define (dbt tests of severity error)."""
-    return _sorted(
-        spec.key
-        for spec in transform.omni360_dbt_models.check_specs
-        if spec.blocking and spec.asset_key in set(marts)
-    )
-
-
-def quality_blocking_checks(marts: Sequence[dg.AssetKey]) -> list[dg.AssetCheckKey]:
-    """The blocking Great Expectations and PII checks on the marts. Imported when publishing:
-    those modules read the mart keys from this one."""
-    from orchestration.defs.quality.checks import ge_checks
-    from orchestration.defs.quality.pii_scan import pii_scan
-
-    return _sorted(
-        spec.key
-        for definition in [*ge_checks, pii_scan]
-        for spec in definition.check_specs
-        if spec.blocking and spec.asset_key in set(marts)
+def blocking_checks_on(
+    marts: Sequence[dg.AssetKey],
+    definitions: Sequence[dg.AssetsDefinition | dg.AssetChecksDefinition],
+) -> list[dg.AssetCheckKey]:
+    """The blocking checks that `definitions` define on the marts."""
+    return sorted(
+        {
+            spec.key
+            for definition in definitions
+            for spec in definition.check_specs
+            if spec.blocking and spec.asset_key in set(marts)
+        },
+        key=lambda key: key.to_user_string(),
     )
 
 
@@ -80,7 +57,7 @@ def failed_blocking_checks(
         if graph.get_check_spec(key).blocking
     }
     latest = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(
-        _sorted(set(known) | in_job)
+        sorted(set(known) | in_job, key=lambda key: key.to_user_string())
     )
     failed = []
     for key, record in latest.items():
@@ -120,8 +97,7 @@ def build_publish_asset(
         ],
     )
     def marts_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-        known = [*blocking_checks, *quality_blocking_checks(marts)]
-        failed = failed_blocking_checks(context, marts, known)
+        failed = failed_blocking_checks(context, marts, blocking_checks)
         if failed:
             raise dg.Failure(
                 description=f"not published: blocking checks on the marts failed ({len(failed)}); "
@@ -171,5 +147,8 @@ def build_publish_asset(
     return marts_snapshot
 
 
-MARTS = mart_keys()
-marts_snapshot = build_publish_asset(MARTS, mart_blocking_checks(MARTS))
+# every blocking check on the marts: dbt tests of severity error, GE critical rules, the PII scan
+marts_snapshot = build_publish_asset(
+    transform.MARTS,
+    blocking_checks_on(transform.MARTS, [transform.omni360_dbt_models, *ge_checks, pii_scan]),
+)

@@ -17,7 +17,6 @@ import dagster as dg
 
 from expectations import all_suites
 from expectations.ingest_landing_scan import PARAMETERS
-from orchestration import settings
 from orchestration.lib import progress
 from orchestration.lib.quality.expectations import (
     CRITICAL,
@@ -123,7 +122,7 @@ def _run(
     ]
     run_id = context.run.run_id
     try:
-        pages = DataDocs(settings.reports_dir() / run_id / "data_docs", run_id).add(results)
+        pages = DataDocs(warehouse.reports / run_id / "data_docs", run_id).add(results)
     except Exception as error:  # the checks stand without their HTML pages
         context.log.warning(f"GE Data Docs not written: {type(error).__name__}: {error}")
         pages = {}

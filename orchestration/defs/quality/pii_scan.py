@@ -10,9 +10,10 @@ from collections.abc import Iterator, Sequence
 
 import dagster as dg
 
-from orchestration.defs.publish.assets import PUBLISHED_SCHEMAS, mart_keys
+from orchestration.defs.transform.assets import MARTS
 from orchestration.lib import progress
 from orchestration.lib.privacy.scanner import Finding, ScanResult, scan_duckdb
+from orchestration.lib.publish import PUBLISHED_SCHEMAS
 from orchestration.resources import WarehouseResource
 
 CHECK_NAME = "no_clear_pii"
@@ -99,4 +100,4 @@ def build_pii_scan_check(marts: Sequence[dg.AssetKey]) -> dg.AssetChecksDefiniti
     return pii_scan
 
 
-pii_scan = build_pii_scan_check(mart_keys())
+pii_scan = build_pii_scan_check(MARTS)

@@ -7,7 +7,6 @@ and those are the runs an auditor most needs to see.
 
 import dagster as dg
 
-from orchestration import settings
 from orchestration.defs.operations.jobs import main_job
 from orchestration.lib.quality.audit import finish_run
 from orchestration.resources import WarehouseResource
@@ -15,15 +14,14 @@ from orchestration.resources import WarehouseResource
 
 def record_and_report(context: dg.RunStatusSensorContext, warehouse: WarehouseResource) -> None:
     run_id = context.dagster_run.run_id
-    repository = context.repository_def
     path = finish_run(
         context.instance,
         run_id,
-        asset_graph=repository.asset_graph if repository is not None else None,
+        asset_graph=context.repository_def.asset_graph,
         landing=warehouse.landing,
         warehouse=warehouse.warehouse,
         lake=warehouse.lake,
-        reports=settings.reports_dir(),
+        reports=warehouse.reports,
     )
     context.log.info(f"quality history recorded; audit report of run {run_id}: {path}")
 

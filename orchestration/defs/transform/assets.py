@@ -8,12 +8,15 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.lib import progress
-from orchestration.lib.dbt_translator import Omni360DbtTranslator
-from orchestration.resources import LocaleResource
+from orchestration.lib.dbt_translator import Omni360DbtTranslator, model_keys
+from orchestration.lib.publish import PUBLISHED_SCHEMAS
+from orchestration.resources import LocaleResource, WarehouseResource
 from orchestration.settings import DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 dbt_project.prepare_if_dev()
+# the published marts: the publication waits for them, the PII scan checks each
+MARTS = model_keys(dbt_project, PUBLISHED_SCHEMAS)
 
 
 @dbt_assets(
@@ -22,11 +25,14 @@ dbt_project.prepare_if_dev()
     dagster_dbt_translator=Omni360DbtTranslator(),
 )
 def omni360_dbt_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, locale: LocaleResource
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    locale: LocaleResource,
 ):
     progress.report("dbt build: models and their tests")
-    # the deployment's locale reaches the models as vars (region, national-ID scheme)
-    dbt_vars = json.dumps(locale.locale.dbt_vars())
+    # the run's locations and the deployment's locale reach dbt as vars (profiles.yml, sources)
+    dbt_vars = json.dumps({**warehouse.dbt_vars(), **locale.locale.dbt_vars()})
     yield from dbt.cli(["build", "--vars", dbt_vars], context=context).stream()
     progress.report("dbt build: done")
 

@@ -9,21 +9,20 @@ import duckdb
 import pandas as pd
 
 from orchestration.lib import progress
+from orchestration.lib.value import store
 from orchestration.lib.value.clv import (
     CURRENCY,
     BacktestResult,
     ClvConfig,
-    ClvResult,
     backtest,
     score_customers,
 )
 from orchestration.resources import WarehouseResource
 
-SCHEMA = "value"
+SCHEMA = store.SCHEMA
 CUSTOMER_CLV = dg.AssetKey([SCHEMA, "customer_clv"])
 CLV_BACKTEST = dg.AssetKey([SCHEMA, "clv_backtest"])
-ORDERS = dg.AssetKey(["marts", "fct_orders"])
-ORDERS_TABLE = "marts.fct_orders"
+ORDERS = dg.AssetKey(store.ORDERS_TABLE.split("."))
 
 
 class ValueConfig(dg.Config):
@@ -86,14 +85,8 @@ def customer_value(
     started = time.perf_counter()
     con = duckdb.connect(str(warehouse.warehouse))
     try:
-        counts, latest = _order_counts(con)
-        orders = con.sql(
-            f"""
-            select customer_id, ordered_at, cast(net_amount as double) as net_amount
-            from {ORDERS_TABLE}
-            where customer_id is not null and not is_cancelled and currency = '{CURRENCY}'
-            """
-        ).df()
+        counts, latest = store.order_counts(con)
+        orders = store.read_orders(con)
         as_of = date.fromisoformat(config.as_of_date) if config.as_of_date else latest
         as_of = as_of or date.today()  # no orders at all: empty tables
         history_days = (as_of - orders["ordered_at"].min().date()).days if len(orders) else 0
@@ -109,8 +102,8 @@ def customer_value(
         context.log.info(f"customer value: scored in {scored.seconds:.1f}s; back-test")
         tested = backtest(orders, as_of, settings)
         del orders
-        _write(con, scored, tested)
-        bad = _invalid_predictions(con)
+        store.write(con, scored, tested)
+        bad = store.invalid_predictions(con)
     finally:
         con.close()
 
@@ -174,113 +167,6 @@ def customer_value(
         },
     )
     yield _tolerance_check(tested, config.max_backtest_error_pct)
-
-
-def _order_counts(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, int], date | None]:
-    """What the predictions leave out of marts.fct_orders, for the metadata; the latest order
-    date (the default as-of date, as in the dbt var `as_of_date`)."""
-    total, anonymous, cancelled, other_currency, latest = con.sql(
-        f"""
-        select
-            count(*),
-            count(*) filter (where customer_id is null),
-            count(*) filter (where customer_id is not null and is_cancelled),
-            count(*) filter (
-                where customer_id is not null and not is_cancelled and currency <> '{CURRENCY}'
-            ),
-            cast(max(ordered_at) as date)
-        from {ORDERS_TABLE}
-        """
-    ).fetchall()[0]
-    counts = {
-        "orders_in": total,
-        "orders_anonymous": anonymous,
-        "orders_cancelled": cancelled,
-        "orders_other_currency": other_currency,
-    }
-    return counts, latest
-
-
-def _write(con: duckdb.DuckDBPyConnection, scored: ClvResult, tested: BacktestResult) -> None:
-    """Both tables in one transaction; money as decimal, a non-finite prediction as null (the
-    blocking check counts it)."""
-    con.register("_customer_clv", scored.customers)
-    con.register("_clv_backtest", tested.table)
-    con.execute("begin transaction")
-    try:
-        con.execute(f"create schema if not exists {SCHEMA}")
-        con.execute(
-            f"""
-            create or replace table {SCHEMA}.customer_clv as
-            select
-                cast(customer_id as varchar) as customer_id,
-                cast(frequency as integer) as frequency,
-                cast(recency_days as integer) as recency_days,
-                cast(tenure_days as integer) as tenure_days,
-                {_decimal("monetary_value")},
-                {_double("probability_alive")},
-                {_double("predicted_purchases_365d")},
-                {_decimal("expected_spend_per_purchase")},
-                {_decimal("predicted_clv_365d")},
-                '{CURRENCY}' as currency,
-                cast(clv_method as varchar) as clv_method,
-                date '{scored.observation_end}' as observation_end_date
-            from _customer_clv
-            order by customer_id
-            """
-        )
-        con.execute(
-            f"""
-            create or replace table {SCHEMA}.clv_backtest as
-            select
-                cast(decile as integer) as decile,
-                cast(is_total as boolean) as is_total,
-                cast(customers as bigint) as customers,
-                {_double("predicted_purchases")},
-                cast(actual_purchases as bigint) as actual_purchases,
-                {_decimal("predicted_spend")},
-                {_decimal("actual_spend")},
-                {_double("purchases_mae")},
-                {_decimal("spend_mae")},
-                {_double("purchases_error_pct")},
-                {_double("spend_error_pct")},
-                '{CURRENCY}' as currency,
-                date '{tested.calibration_end}' as calibration_end_date,
-                date '{tested.observation_end}' as observation_end_date
-            from _clv_backtest
-            order by is_total, decile
-            """
-        )
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-    finally:
-        con.unregister("_customer_clv")
-        con.unregister("_clv_backtest")
-
-
-def _double(column: str) -> str:
-    value = f"cast({column} as double)"
-    return f"case when isfinite({value}) then {value} end as {column}"
-
-
-def _decimal(column: str) -> str:
-    value = f"cast({column} as double)"
-    money = f"cast(round({value}, 2) as decimal(18, 2))"
-    return f"case when isfinite({value}) then {money} end as {column}"
-
-
-def _invalid_predictions(con: duckdb.DuckDBPyConnection) -> int:
-    return con.sql(
-        f"""
-        select count(*) from {SCHEMA}.customer_clv
-        where probability_alive is null or probability_alive not between 0 and 1
-            or predicted_purchases_365d is null or predicted_purchases_365d < 0
-            or expected_spend_per_purchase is null or expected_spend_per_purchase < 0
-            or predicted_clv_365d is null or predicted_clv_365d < 0
-        """
-    ).fetchall()[0][0]
 
 
 def _tolerance_check(tested: BacktestResult, tolerance: float) -> dg.AssetCheckResult:

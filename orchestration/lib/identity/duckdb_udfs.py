@@ -1,7 +1,8 @@
 """Normalisation and token functions as DuckDB SQL functions, for dbt models and the resolver.
 
-dbt-duckdb loads `Plugin` from `profiles.yml` (`plugins:`), so every dbt connection has them;
-`register(con)` does the same for a plain connection. SQL names are prefixed `omni360_`.
+`register(con)` creates them on a connection; SQL names are prefixed `omni360_`. dbt's
+connections get them from the dbt-duckdb plugin in `dbt_plugin.py` (`profiles.yml`), which this
+module does not import, so ingestion and the resolver never load dbt.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from collections.abc import Callable
 
 import duckdb
 import pyarrow as pa
-from dbt.adapters.duckdb.plugins import BasePlugin
 
 from orchestration.lib.identity import normalise
 from orchestration.lib.privacy.tokens import token
@@ -81,10 +81,3 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
             null_handling="special",
             side_effects=False,
         )
-
-
-class Plugin(BasePlugin):
-    """dbt-duckdb plugin: `plugins: [{module: orchestration.lib.identity.duckdb_udfs}]`."""
-
-    def configure_connection(self, conn: duckdb.DuckDBPyConnection) -> None:
-        register(conn)

@@ -647,6 +647,21 @@ def resolve(
     return result
 
 
+def ids_unaccounted(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """Active ids without records, and merged ids still in use: both must be 0."""
+    unaccounted, wrongly_merged = con.sql(
+        f"""
+        select
+            count(*) filter (where status = 'active' and customer_id not in (
+                select customer_id from {SCHEMA}.customer_xref)),
+            count(*) filter (where status = 'merged' and customer_id in (
+                select customer_id from {SCHEMA}.customer_xref))
+        from {SCHEMA}.customer_ids
+        """
+    ).fetchall()[0]
+    return unaccounted, wrongly_merged
+
+
 def _summarise(con: duckdb.DuckDBPyConnection, result: ResolutionResult, links: pa.Table) -> None:
     frame: pd.DataFrame = links.select(["rule", "decision", "refused_reason"]).to_pandas()
     result.accepted_by_rule = dict(Counter(frame.loc[frame["decision"] == ACCEPTED, "rule"]))

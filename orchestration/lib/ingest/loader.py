@@ -25,14 +25,13 @@ from orchestration.lib.ingest.validate import (
     FileRules,
     checked_sql,
     json_fields_expr,
-    lit,
     output_columns,
-    q,
     record_key_expr,
     ref_table_name,
     value_exprs,
 )
 from orchestration.lib.privacy.subjects import SuppressionList, token_match_sql
+from orchestration.lib.sql import identifier, literal
 
 
 class AccountingError(Exception):
@@ -202,7 +201,7 @@ def load_entity(
                 _run(
                     local.con,
                     "create temp table suppression_tokens as select distinct token "
-                    f"from read_parquet({lit(suppression.glob())})",
+                    f"from read_parquet({literal(suppression.glob())})",
                 )
         try:
             return _stage_job(
@@ -279,7 +278,8 @@ def _register_references(con: duckdb.DuckDBPyConnection, target: Entity, lake: L
         _run(
             con,
             f"create or replace temp table {ref_table_name(col.references)} as "
-            f"select distinct {q(column)} as value from read_parquet({lit(str(glob))})",
+            f"select distinct {identifier(column)} as value "
+            f"from read_parquet({literal(str(glob))})",
         )
 
 
@@ -469,8 +469,8 @@ def _stage_file(
         )
         _run(con, "delete from checked where _line_no in (select _line_no from suppressed)")
         lineage = (
-            f"{lit(rel)} as _source_file, _line_no, {lit(load_id)} as _load_id, "
-            f"{lit(loaded_at)}::timestamp as _loaded_at"
+            f"{literal(rel)} as _source_file, _line_no, {literal(load_id)} as _load_id, "
+            f"{literal(loaded_at)}::timestamp as _loaded_at"
         )
         valid_sql = (
             f"select {', '.join(output_columns(target, rules))}, {lineage}, _warnings "
@@ -487,12 +487,12 @@ def _stage_file(
             )
             staged.append(_copy(con, child_sql, lake.raw_dir(target.child) / f"{fid}.parquet.tmp"))
         quarantine_sql = f"""
-            select {lit(target.source)} as source, {lit(target.name)} as entity,
-                {lit(rel)} as source_file, checked._line_no as line_no,
+            select {literal(target.source)} as source, {literal(target.name)} as entity,
+                {literal(rel)} as source_file, checked._line_no as line_no,
                 nullif({record_key_expr(target)}, '') as record_key,
                 _problem.rule as rule, _problem.column as column_name,
                 _problem.reason as reason, raw_lines._raw as raw_content,
-                {lit(load_id)} as load_id, {lit(loaded_at)}::timestamp as quarantined_at
+                {literal(load_id)} as load_id, {literal(loaded_at)}::timestamp as quarantined_at
             from checked
             inner join raw_lines on checked._line_no = raw_lines._line_no
             where _problem is not null order by checked._line_no"""
@@ -569,7 +569,7 @@ def _json_columns(
     present = _run(
         con,
         "select "
-        + ", ".join(f"bool_or(json_exists(_raw, {lit('$.' + n)}))" for n in optional)
+        + ", ".join(f"bool_or(json_exists(_raw, {literal('$.' + n)}))" for n in optional)
         + " from json_rows where _fields is not null",
     )[0]
     missing = tuple(n for n, found in zip(optional, present, strict=True) if not found)
@@ -592,7 +592,7 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
 
 
 def _copy(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> Path:
-    _run(con, f"copy ({sql}) to {lit(str(path))} (format parquet, compression zstd)")
+    _run(con, f"copy ({sql}) to {literal(str(path))} (format parquet, compression zstd)")
     return path
 
 
@@ -648,7 +648,7 @@ def _build_nested_checked(con: duckdb.DuckDBPyConnection, target: Entity, rules:
     item_columns = [c.name for c in child.columns if c.name not in target.primary_key]
     item_type = "[{" + ", ".join(f'"{c}": "VARCHAR"' for c in item_columns) + "}]"
     item_fields = ", ".join(
-        "null::varchar" if c.name in target.primary_key else f"_item.{q(c.name)}"
+        "null::varchar" if c.name in target.primary_key else f"_item.{identifier(c.name)}"
         for c in child.columns
     )
     _run(
@@ -658,7 +658,7 @@ def _build_nested_checked(con: duckdb.DuckDBPyConnection, target: Entity, rules:
         select
             _line_no,
             nullif(_fields[{key_position}], '') as _parent_key,
-            _raw->{lit("$." + target.child_field)} as _items,
+            _raw->{literal("$." + target.child_field)} as _items,
             json_type(_items) as _items_type
         from json_rows
         where _fields is not null  -- exactly the lines that are JSON objects
@@ -674,7 +674,7 @@ def _build_nested_checked(con: duckdb.DuckDBPyConnection, target: Entity, rules:
                 null::varchar as _parse_error, null::varchar as _parse_column,
                 null::varchar as _parse_detail,
                 _parent_key,
-                unnest(from_json(_items, {lit(item_type)})) as _item,
+                unnest(from_json(_items, {literal(item_type)})) as _item,
                 unnest(range(1, json_array_length(_items)::bigint + 1)) as _item_no
             from json_items
             where _items_type = 'ARRAY'

@@ -15,8 +15,8 @@ import duckdb
 from orchestration.lib.contracts import ENTITIES
 from orchestration.lib.ingest.accounting import accounting_mismatches
 from orchestration.lib.ingest.lake import SCHEMA_FILE, Lake
-from orchestration.lib.ingest.validate import lit
 from orchestration.lib.ingest.withdraw import withdrawals
+from orchestration.lib.sql import literal
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def lake_status(root: Path, top_rules: int = 15) -> LakeStatus:
     status.withdrawn = withdrawals(lake)
     quarantine = sorted(p for p in root.glob("quarantine/*/*/*.parquet") if p.name != SCHEMA_FILE)
     if quarantine:
-        files = ", ".join(lit(str(p)) for p in quarantine)
+        files = ", ".join(literal(str(p)) for p in quarantine)
         status.rules = [
             (name, rule, count)
             for name, rule, count in duckdb.sql(

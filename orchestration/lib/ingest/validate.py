@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from orchestration.lib.contracts import Column, Entity
+from orchestration.lib.sql import identifier, literal
 
 TIMESTAMP_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z")
 ISO_FORMATS = (*TIMESTAMP_FORMATS, "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%d %H:%M:%S.%f%z")
@@ -34,14 +35,6 @@ class FileRules:
     max_field_bytes: int  # a longer field quarantines its record (`field_too_long`)
 
 
-def q(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def ref_table_name(reference: str) -> str:
     return "ref__" + reference.replace(".", "__")
 
@@ -60,8 +53,8 @@ def typed_expr(col: Column, value: str) -> str:
             # the usual format first: coalesce only tries the next one where the first failed;
             # then fractional seconds and `Z` for UTC (ISO 8601 allows both)
             zulu = f"regexp_replace({value}, '[Zz]$', '+00:00')"
-            tries = [f"try_strptime({value}, {lit(fmt)})" for fmt in TIMESTAMP_FORMATS] + [
-                f"try_strptime({zulu}, {lit(fmt)})" for fmt in ISO_FORMATS
+            tries = [f"try_strptime({value}, {literal(fmt)})" for fmt in TIMESTAMP_FORMATS] + [
+                f"try_strptime({zulu}, {literal(fmt)})" for fmt in ISO_FORMATS
             ]
             return f"timezone('UTC', coalesce({', '.join(tries)}))"
         case "boolean":
@@ -90,32 +83,34 @@ def column_checks(
     checks: list[tuple[str, str, str]] = []
     if col.required:
         checks.append(
-            (f"{value} is null", "required_missing", lit(f"{name} is required but empty"))
+            (f"{value} is null", "required_missing", literal(f"{name} is required but empty"))
         )
     if col.type != "string":
         checks.append(
             (
                 f"{value} is not null and {typed} is null",
                 "invalid_type",
-                f"{lit(name + ' ')} || {_shown(value)} || {lit(' is not ' + TYPE_HINTS[col.type])}",
+                f"{literal(name + ' ')} || {_shown(value)} || "
+                + literal(" is not " + TYPE_HINTS[col.type]),
             )
         )
     if col.enum:
-        allowed = ", ".join(lit(v) for v in col.enum)
+        allowed = ", ".join(literal(v) for v in col.enum)
         checks.append(
             (
                 f"{typed} is not null and {typed} not in ({allowed})",
                 "not_in_enum",
-                f"{lit(name + ' ')} || {_shown(value)} || "
-                f"{lit(' is not one of ' + ', '.join(col.enum))}",
+                f"{literal(name + ' ')} || {_shown(value)} || "
+                f"{literal(' is not one of ' + ', '.join(col.enum))}",
             )
         )
     if col.pattern:
         checks.append(
             (
-                f"{value} is not null and not regexp_full_match({value}, {lit(col.pattern)})",
+                f"{value} is not null and not regexp_full_match({value}, {literal(col.pattern)})",
                 "pattern_mismatch",
-                f"{lit(name + ' ')} || {_shown(value)} || {lit(' does not match ' + col.pattern)}",
+                f"{literal(name + ' ')} || {_shown(value)} || "
+                + literal(" does not match " + col.pattern),
             )
         )
     bounds = [(">=", col.min_value, "<"), ("<=", col.max_value, ">")]
@@ -125,12 +120,12 @@ def column_checks(
                 (
                     f"{typed} is not null and {typed} {op} {bound:g}",
                     "out_of_range",
-                    f"{lit(name + ' ')} || {typed}::varchar || "
-                    f"{lit(f' is out of range (must be {word} {bound:g})')}",
+                    f"{literal(name + ' ')} || {typed}::varchar || "
+                    f"{literal(f' is out of range (must be {word} {bound:g})')}",
                 )
             )
     if col.is_temporal:
-        earliest = f"{col.type} {lit(col.earliest or '')}"
+        earliest = f"{col.type} {literal(col.earliest or '')}"
         latest = _latest(col, rules)
         after = f"the delivery date {rules.delivery_date} + {col.latest_after_delivery} d"
         checks.append(
@@ -139,8 +134,8 @@ def column_checks(
                 if col.type == "timestamp"
                 else f"{typed} is not null and ({typed} < {earliest} or {typed} > {latest})",
                 "out_of_range",
-                f"{lit(name + ' ')} || {typed}::varchar || "
-                f"{lit(f' is not plausible (must lie from {col.earliest} to {after})')}",
+                f"{literal(name + ' ')} || {typed}::varchar || "
+                f"{literal(f' is not plausible (must lie from {col.earliest} to {after})')}",
             )
         )
     if col.references:
@@ -149,29 +144,29 @@ def column_checks(
             (
                 f"{typed} is not null and {typed} not in (select value from {ref})",
                 "unknown_reference",
-                f"{lit(name + ' ')} || {_shown(value)} || "
-                f"{lit(' is not a known ' + col.references)}",
+                f"{literal(name + ' ')} || {_shown(value)} || "
+                f"{literal(' is not a known ' + col.references)}",
             )
         )
     return checks
 
 
 def _problem(rule: str, column: str | None, reason: str) -> str:
-    col = lit(column) if column else "null::varchar"
-    return f"{{'rule': {lit(rule)}, 'column': {col}, 'reason': {reason}}}"
+    col = literal(column) if column else "null::varchar"
+    return f"{{'rule': {literal(rule)}, 'column': {col}, 'reason': {reason}}}"
 
 
 def value_exprs(entity: Entity) -> dict[str, str]:
     """How each column's text is read: CSV fields as they are, JSON fields by name."""
     if entity.format == "csv":
-        return {c.name: f"nullif({q(c.name)}, '')" for c in entity.columns}
+        return {c.name: f"nullif({identifier(c.name)}, '')" for c in entity.columns}
     # JSON fields come from `_fields`, extracted in one pass (see json_fields_expr)
     return {c.name: f"nullif(_fields[{i}], '')" for i, c in enumerate(entity.columns, start=1)}
 
 
 def json_fields_expr(entity: Entity, document: str) -> str:
     """All of an entity's fields of a JSON document as a list of text, parsing it once."""
-    paths = ", ".join(lit("$." + c.name) for c in entity.columns)
+    paths = ", ".join(literal("$." + c.name) for c in entity.columns)
     return f"json_extract_string({document}, [{paths}])"
 
 
@@ -195,8 +190,10 @@ def checked_sql(
             + _problem(
                 "field_too_long",
                 col.name,
-                f"{lit(col.name + ' has ')} || strlen(__v_{col.name}) || "
-                + lit(f" bytes; the limit is {rules.max_field_bytes:,} (OMNI360_MAX_FIELD_BYTES)"),
+                f"{literal(col.name + ' has ')} || strlen(__v_{col.name}) || "
+                + literal(
+                    f" bytes; the limit is {rules.max_field_bytes:,} (OMNI360_MAX_FIELD_BYTES)"
+                ),
             )
         )
     warnings = []
@@ -209,7 +206,7 @@ def checked_sql(
             if col.required or col.on_invalid == "quarantine" or rule == "required_missing":
                 problem_branches.append(f"when {cond} then {_problem(rule, col.name, reason)}")
             else:
-                warnings.append(f"case when {cond} then {lit(col.name + ': ')} || {reason} end")
+                warnings.append(f"case when {cond} then {literal(col.name + ': ')} || {reason} end")
     if extra_problem:
         problem_branches.append(f"when {extra_problem} is not null then {extra_problem}")
     warning_sql = f"nullif(concat_ws('; ', {', '.join(warnings)}), '')" if warnings else "null"
@@ -240,7 +237,7 @@ def output_columns(entity: Entity, rules: FileRules) -> list[str]:
             expr = f"case when {bad} then null else {typed} end" if bad else typed
         else:
             expr = typed
-        cols.append(f"({expr})::{col.duckdb_type} as {q(col.name)}")
+        cols.append(f"({expr})::{col.duckdb_type} as {identifier(col.name)}")
     return cols
 
 

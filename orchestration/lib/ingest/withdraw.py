@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from orchestration.lib.contracts import ENTITIES, Entity
 from orchestration.lib.ingest.lake import Lake, ManifestEntry, raw_schema
-from orchestration.lib.ingest.validate import lit, q
+from orchestration.lib.sql import identifier, literal
 
 RULE = "withdrawn"
 
@@ -129,27 +129,29 @@ def _move_rows(
     now: dt.datetime,
 ) -> None:
     """Quarantine ∪ the raw rows as quarantine rows (the raw row as JSON in raw_content)."""
-    key = " || ':' || ".join(f"coalesce(cast({q(c)} as varchar), '')" for c in target.primary_key)
-    columns = ", ".join(q(c.name) for c in target.columns)
+    key = " || ':' || ".join(
+        f"coalesce(cast({identifier(c)} as varchar), '')" for c in target.primary_key
+    )
+    columns = ", ".join(identifier(c.name) for c in target.columns)
     earlier = (
-        f"select * from read_parquet({lit(str(quarantine_path))}) where rule <> {lit(RULE)}"
+        f"select * from read_parquet({literal(str(quarantine_path))}) where rule <> {literal(RULE)}"
         if quarantine_path.exists()
         else None
     )
     moved = f"""
         select
-            {lit(target.source)} as source, {lit(target.name)} as entity,
+            {literal(target.source)} as source, {literal(target.name)} as entity,
             _source_file as source_file, _line_no as line_no, {key} as record_key,
-            {lit(RULE)} as rule, null::varchar as column_name,
-            {lit("the file was withdrawn: " + reason.strip())} as reason,
+            {literal(RULE)} as rule, null::varchar as column_name,
+            {literal("the file was withdrawn: " + reason.strip())} as reason,
             to_json(struct_pack({columns}))::varchar as raw_content,
-            {lit(load_id)} as load_id, {lit(str(now))}::timestamp as quarantined_at
-        from read_parquet({lit(str(raw_path))})
+            {literal(load_id)} as load_id, {literal(str(now))}::timestamp as quarantined_at
+        from read_parquet({literal(str(raw_path))})
     """
     union = f"{earlier} union all by name {moved}" if earlier else moved
     tmp = quarantine_path.with_name(quarantine_path.name + ".withdrawing.tmp")
     con.execute(
-        f"copy (select * from ({union}) order by line_no) to {lit(str(tmp))} "
+        f"copy (select * from ({union}) order by line_no) to {literal(str(tmp))} "
         "(format parquet, compression zstd)"
     )
     os.replace(tmp, quarantine_path)

@@ -31,3 +31,26 @@ def mask_name(name: str | None) -> str | None:
     if not name:
         return name
     return name[:1] + ("***" if name[:1].isascii() and name[:1].isalpha() else "*")
+
+
+def mask_national_id(number: str) -> str:
+    """110101199003072316 → 110*************16"""
+    return f"{number[:3]}{'*' * (len(number) - 5)}{number[-2:]}"
+
+
+def mask_international_phone(digits: str) -> str:
+    """447946095800 → +447*******00: the country code shows, the subscriber does not."""
+    return f"+{digits[:3]}{'*' * (len(digits) - 5)}{digits[-2:]}"
+
+
+def mask_card(digits: str) -> str:
+    """6222021234567890123 → 6222***********0123: issuer and last four, as on a receipt."""
+    return f"{digits[:4]}{'*' * (len(digits) - 8)}{digits[-4:]}"
+
+
+def mask_shape(value: str) -> str:
+    """Anything that looks like an identifier: a little of each end, enough to tell its kind."""
+    if "@" in value:
+        return mask_email(value) or value
+    keep = 3 if len(value) > 8 else 1
+    return f"{value[:keep]}{'*' * max(len(value) - 2 * keep, 3)}{value[-keep:]}"

@@ -15,40 +15,22 @@ from __future__ import annotations
 
 import re
 import time
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import phonenumbers
-from stdnum import luhn
-from stdnum.cn import ric
 
-from orchestration.lib.ingest.validate import lit
-from orchestration.lib.privacy.masking import mask_phone
-from orchestration.lib.publish import attach_read_only, list_relations, quote
+from orchestration.lib.privacy.patterns import COARSE_PATTERN, classify
+from orchestration.lib.publish import list_relations
+from orchestration.lib.sql import attach_read_only, identifier, literal
 
 KINDS = ("cn_mobile", "phone_e164", "email", "national_id", "bank_card", "not_a_token")
 TOKEN_SUFFIX = "_token"
 TOKEN_PATTERN = "[0-9a-f]{64}"
 
-_DIGIT = "[0-9\uff10-\uff19]"
-_EDGE = "(?:^|[^0-9A-Za-z\uff10-\uff19])"
-_PLUS = "[+\uff0b]"
-# stage 1 (RE2, in DuckDB): a superset of what stage 2 validates
-COARSE_PATTERN = (
-    r"[A-Za-z0-9._%+\-]@[A-Za-z0-9\-]+\."
-    rf"|{_EDGE}{_DIGIT}(?:[ \-]?{_DIGIT}){{10}}"
-    rf"|{_PLUS} ?{_DIGIT}(?:[ \-]?{_DIGIT}){{6}}"
-)
 # integers that could be a mobile (11 digits), an ID (18) or a card (13-19)
 MIN_NUMBER = 10**10
-
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@([A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,})")
-_NATIONAL_ID = re.compile(r"(?<![0-9A-Za-z])(\d{6} ?\d{8} ?\d{3}[\dXx])(?![0-9A-Za-z])")
-_NUMBER = re.compile(r"(?<![0-9A-Za-z+])(\+ ?)?(\d(?:[ \-]?\d){6,18})(?![0-9A-Za-z])")
-_CN_MOBILE = re.compile(r"(?:0086|86)?(1[3-9]\d{9})")
 
 _STRING_TYPES = ("VARCHAR", "JSON")
 _NESTED = re.compile(r"(\[\]|\[\d+\]|^STRUCT|^MAP|^UNION)")
@@ -110,7 +92,7 @@ class _Column:
     @property
     def expression(self) -> str | None:
         """The column as text to search, or None when it cannot hold personal data."""
-        column = quote(self.name)
+        column = identifier(self.name)
         if self.data_type in _STRING_TYPES or self.data_type.startswith("VARCHAR"):
             return column
         if _NESTED.search(self.data_type) or self.data_type.startswith("ENUM"):
@@ -126,7 +108,7 @@ class _Column:
         return self.data_type in _WIDE_INTEGERS
 
     def stage1_predicate(self) -> str | None:
-        column = quote(self.name)
+        column = identifier(self.name)
         if self.is_token:
             if self.expression == column:
                 return (
@@ -134,15 +116,15 @@ class _Column:
                 )
             return f"{column} is not null"
         if self.expression is not None:
-            return f"regexp_matches({self.expression}, {lit(COARSE_PATTERN)})"
+            return f"regexp_matches({self.expression}, {literal(COARSE_PATTERN)})"
         if self.is_wide_number:
             return f"abs({column}) >= {MIN_NUMBER} and {column} = trunc({column})"
         return None
 
     def candidates_expression(self) -> str:
         if self.expression is None and self.is_wide_number:
-            return f"cast(cast({quote(self.name)} as hugeint) as varchar)"
-        return f"cast({quote(self.name)} as varchar)"
+            return f"cast(cast({identifier(self.name)} as hugeint) as varchar)"
+        return f"cast({identifier(self.name)} as varchar)"
 
 
 def scan_duckdb(
@@ -159,7 +141,7 @@ def scan_duckdb(
     try:
         attach_read_only(con, path, "wh", lock_timeout_s)
         relations = [
-            (f"{schema}.{name}", f"wh.{quote(schema)}.{quote(name)}")
+            (f"{schema}.{name}", f"wh.{identifier(schema)}.{identifier(name)}")
             for schema, name, _ in list_relations(con, "wh", schemas)
             if include is None or include(f"{schema}.{name}")
         ]
@@ -184,7 +166,7 @@ def scan_parquet(paths: Path | Iterable[Path], *, max_candidates: int = 10_000) 
         relations = []
         for file in files:
             name = file.relative_to(root) if root is not None else file
-            relations.append((str(name.with_suffix("")), f"read_parquet({lit(str(file))})"))
+            relations.append((str(name.with_suffix("")), f"read_parquet({literal(str(file))})"))
         return scan_relations(con, relations, max_candidates=max_candidates)
     finally:
         con.close()
@@ -251,61 +233,6 @@ def _validate(
         for kind in KINDS
         if kind in counts
     ]
-
-
-def classify(value: str | None) -> dict[str, str]:
-    """The kinds of personal data in clear in one value, each with a masked example."""
-    if not value:
-        return {}
-    text = unicodedata.normalize("NFKC", value)
-    found: dict[str, str] = {}
-    for match in _EMAIL.finditer(text):
-        local = match.group(0).split("@", 1)[0]
-        found.setdefault("email", f"{local[0]}***@{match.group(1)}")
-    for match in _NATIONAL_ID.finditer(text):
-        number = match.group(1).replace(" ", "").upper()
-        if ric.is_valid(number):
-            found.setdefault("national_id", _mask_national_id(number))
-    for match in _NUMBER.finditer(text):
-        plus, digits = bool(match.group(1)), re.sub(r"\D", "", match.group(2))
-        kind = _number_kind(digits, plus)
-        if kind is not None:
-            found.setdefault(kind, _mask_number(kind, digits))
-    return found
-
-
-def _number_kind(digits: str, plus: bool) -> str | None:
-    if len(digits) == 18 and not plus and ric.is_valid(digits):
-        return "national_id"
-    mobile = _CN_MOBILE.fullmatch(digits)
-    if mobile and (not plus or digits.startswith("86")):
-        return "cn_mobile"
-    if plus and 8 <= len(digits) <= 15 and _is_phone("+" + digits):
-        return "phone_e164"
-    if not plus and 13 <= len(digits) <= 19 and luhn.is_valid(digits):
-        return "bank_card"
-    return None
-
-
-def _is_phone(dialled: str) -> bool:
-    try:
-        return phonenumbers.is_valid_number(phonenumbers.parse(dialled, None))
-    except phonenumbers.NumberParseException:
-        return False
-
-
-def _mask_number(kind: str, digits: str) -> str:
-    if kind == "cn_mobile":
-        return mask_phone(digits) or ""
-    if kind == "phone_e164":
-        return f"+{digits[:3]}{'*' * (len(digits) - 5)}{digits[-2:]}"
-    if kind == "national_id":
-        return _mask_national_id(digits)
-    return f"{digits[:4]}{'*' * (len(digits) - 8)}{digits[-4:]}"
-
-
-def _mask_national_id(number: str) -> str:
-    return f"{number[:3]}{'*' * 13}{number[-2:]}"
 
 
 def _mask_any(value: str | None) -> str:

@@ -20,9 +20,9 @@ import dagster as dg
 import duckdb
 
 from orchestration import settings
+from orchestration.lib.privacy.patterns import mask_text
 from orchestration.lib.quality import history, report
 from orchestration.lib.quality.history import CheckResult, RunRecord
-from orchestration.lib.quality.redact import mask_text
 
 ACCURACY_CHECK = "accuracy_against_answer_key"
 DBT_FAILED_ROWS = "dagster_dbt/failed_row_count"
@@ -285,22 +285,14 @@ def finish_run(
     instance: dg.DagsterInstance,
     run_id: str,
     *,
-    asset_graph: Any | None = None,
-    landing: Path | None = None,
-    warehouse: Path | None = None,
-    lake: Path | None = None,
-    reports: Path | None = None,
+    asset_graph: Any,
+    landing: Path,
+    warehouse: Path,
+    lake: Path,
+    reports: Path,
 ) -> Path:
     """Record the run's check results in `audit.check_results` and write its report; return the
     report's path. Raises `PersonalDataFound` (after recording) if the page would hold any."""
-    if asset_graph is None:
-        from orchestration.definitions import defs
-
-        asset_graph = defs().resolve_asset_graph()
-    landing = landing or settings.landing_dir()
-    warehouse = warehouse or settings.warehouse_path()
-    lake = lake or settings.lake_dir()
-    reports = reports or settings.reports_dir()
     with duckdb.connect(str(warehouse)) as con:
         run, checks = gather_run(
             instance,

@@ -21,8 +21,8 @@ import jinja2
 from orchestration.lib.contracts import ENTITIES
 from orchestration.lib.files import make_public, public_dir, write_atomic
 from orchestration.lib.ingest.lake import Lake
+from orchestration.lib.privacy.patterns import ensure_no_personal_data
 from orchestration.lib.quality.history import CheckResult, RunRecord
-from orchestration.lib.quality.redact import ensure_no_personal_data
 
 PII_CHECK = "no_clear_pii"
 LAYER_ORDER = ("raw", "staging", "intermediate", "identity", "value", "marts", "publish")

@@ -142,6 +142,11 @@ class BacktestResult:
         return self._total("spend_mae")
 
 
+# PyTensor warns on first compile when pip's wheels find no BLAS to link; the fits are small (MAP
+# on at most fit_sample_size customers) and the warning would only alarm users
+warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)
+
+
 def _clv_api() -> Any:
     # imported on first use: pymc-marketing takes seconds to import, the code location should not
     with warnings.catch_warnings():

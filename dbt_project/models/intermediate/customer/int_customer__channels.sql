@@ -12,7 +12,7 @@ engagement as (
 
 xref as (
 
-    select * from {{ ref('stg_identity__customer_xref') }}
+    select * from {{ source('identity', 'customer_xref') }}
 
 ),
 
@@ -25,7 +25,7 @@ engagement_by_customer as (
         count(*) as engagement_events
     from engagement
     inner join xref
-        on xref.record_key = {{ dbt.concat(["'social:accounts:'", "engagement.app_id", "':'", "engagement.openid"]) }}
+        on xref.record_key = {{ record_key('social', 'accounts', 'engagement.app_id', 'engagement.openid') }}
     group by xref.customer_id
 
 ),

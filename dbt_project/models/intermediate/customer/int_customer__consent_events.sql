@@ -6,14 +6,15 @@ with consents as (
 
 xref as (
 
-    select * from {{ ref('stg_identity__customer_xref') }}
+    select * from {{ source('identity', 'customer_xref') }}
 
 ),
 
 final as (
 
     -- a consent is given by a member record; it belongs to the customer that record resolved to,
-    -- so the events of all the customer's member records come together here
+    -- so the events of all the customer's member records come together here. Every event is
+    -- kept: one of a member not resolved (yet) has no customer
     select
         xref.customer_id,
         consents.consent_id,
@@ -24,8 +25,8 @@ final as (
         consents.recorded_at,
         consents.policy_version
     from consents
-    inner join xref
-        on xref.record_key = {{ dbt.concat(["'crm:members:'", "consents.member_id"]) }}
+    left join xref
+        on xref.record_key = {{ record_key('crm', 'members', 'consents.member_id') }}
 
 )
 

@@ -22,6 +22,7 @@ ranked as (
                 consent_id desc
         ) as event_rank
     from events
+    where customer_id is not null
 
 ),
 
@@ -31,6 +32,7 @@ final as (
         customer_id,
         purpose,
         status,
+        status = 'granted' as is_granted,
         recorded_at as status_since,
         consent_id as decided_by_consent_id
     from ranked

@@ -1,6 +1,6 @@
 with xref as (
 
-    select * from {{ ref('stg_identity__customer_xref') }}
+    select * from {{ source('identity', 'customer_xref') }}
 
 ),
 
@@ -31,7 +31,7 @@ receipts as (
 activity as (
 
     select
-        {{ dbt.concat(["'crm:members:'", "member_id"]) }} as record_key,
+        {{ record_key('crm', 'members', 'member_id') }} as record_key,
         'crm' as channel,
         'crm' as app_id,
         'crm' as platform,
@@ -43,7 +43,7 @@ activity as (
     union all
 
     select
-        {{ dbt.concat(["'ecommerce:customers:'", "account_id"]) }} as record_key,
+        {{ record_key('ecommerce', 'customers', 'account_id') }} as record_key,
         'ecommerce' as channel,
         platform as app_id,
         platform,
@@ -55,7 +55,7 @@ activity as (
     union all
 
     select
-        {{ dbt.concat(["'social:accounts:'", "app_id", "':'", "openid"]) }} as record_key,
+        {{ record_key('social', 'accounts', 'app_id', 'openid') }} as record_key,
         'social' as channel,
         app_id,
         platform,
@@ -67,7 +67,7 @@ activity as (
     union all
 
     select
-        {{ dbt.concat(["'pos:transactions:'", "transaction_id"]) }} as record_key,
+        {{ record_key('pos', 'transactions', 'transaction_id') }} as record_key,
         'pos' as channel,
         store_id as app_id,
         'store' as platform,

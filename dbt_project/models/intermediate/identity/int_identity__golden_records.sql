@@ -1,6 +1,6 @@
 with xref as (
 
-    select * from {{ ref('stg_identity__customer_xref') }}
+    select * from {{ source('identity', 'customer_xref') }}
 
 ),
 

@@ -20,7 +20,7 @@ shop_account_versions as (
 version_identifiers as (
 
     select
-        {{ dbt.concat(["'crm:members:'", "member_id"]) }} as record_key,
+        {{ record_key('crm', 'members', 'member_id') }} as record_key,
         {{ normalise_phone('phone') }} as phone,
         {{ normalise_email('email') }} as email,
         {{ normalise_national_id('national_id') }} as national_id,
@@ -30,7 +30,7 @@ version_identifiers as (
     union all
 
     select
-        {{ dbt.concat(["'ecommerce:customers:'", "account_id"]) }} as record_key,
+        {{ record_key('ecommerce', 'customers', 'account_id') }} as record_key,
         {{ normalise_phone('phone') }} as phone,
         {{ normalise_email('email') }} as email,
         cast(null as varchar) as national_id,

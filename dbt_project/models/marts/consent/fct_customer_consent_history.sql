@@ -1,6 +1,7 @@
 with events as (
 
     select * from {{ ref('int_customer__consent_events') }}
+    where customer_id is not null
 
 ),
 

@@ -7,6 +7,7 @@ with consents as (
 events as (
 
     select * from {{ ref('int_customer__consent_events') }}
+    where customer_id is not null
 
 ),
 
@@ -30,7 +31,7 @@ final as (
         consents.customer_id,
         consents.purpose,
         consents.status,
-        consents.status = 'granted' as is_granted,
+        consents.is_granted,
         consents.status_since as decided_at,
         consents.decided_by_consent_id,
         deciding.channel as decided_channel,

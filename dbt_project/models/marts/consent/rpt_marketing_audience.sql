@@ -18,7 +18,7 @@ accounts as (
 
 xref as (
 
-    select * from {{ ref('stg_identity__customer_xref') }}
+    select * from {{ source('identity', 'customer_xref') }}
 
 ),
 
@@ -54,7 +54,7 @@ wechat_followers as (
         ) as follow_rank
     from accounts
     inner join xref
-        on xref.record_key = {{ dbt.concat(["'social:accounts:'", "accounts.app_id", "':'", "accounts.openid"]) }}
+        on xref.record_key = {{ record_key('social', 'accounts', 'accounts.app_id', 'accounts.openid') }}
     where accounts.platform = 'wechat_oa' and accounts.unfollowed_at is null
 
 ),

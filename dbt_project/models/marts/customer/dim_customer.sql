@@ -10,46 +10,27 @@ channels as (
 
 ),
 
-consents as (
+consent_flags as (
 
-    select * from {{ ref('int_customer__consents') }}
+    select * from {{ ref('int_customer__consent_grants') }}
 
 ),
 
-orders as (
+order_stats as (
 
-    select * from {{ ref('fct_orders') }}
+    select * from {{ ref('int_customer__orders') }}
 
 ),
 
 customer_value as (
 
-    select * from {{ ref('stg_value__customer_clv') }}
+    select * from {{ source('value', 'customer_clv') }}
 
 ),
 
 lifecycle as (
 
     select * from {{ ref('fct_customer_lifecycle_history') }}
-
-),
-
-order_stats as (
-
-    select
-        customer_id,
-        count(*) as orders,
-        count(*) filter (where channel = 'online') as online_orders,
-        count(*) filter (where channel = 'store') as store_orders,
-        sum(net_revenue) as net_revenue,
-        min(ordered_at) as first_order_at,
-        max(ordered_at) as last_order_at,
-        count(*) filter (where order_date > {{ as_of_date() }} - 365) as orders_365d,
-        coalesce(sum(net_revenue) filter (where order_date > {{ as_of_date() }} - 365), 0)
-            as revenue_365d
-    from orders
-    where customer_id is not null and not is_cancelled and order_date <= {{ as_of_date() }}
-    group by customer_id
 
 ),
 
@@ -64,24 +45,6 @@ rfm_scores as (
         cast(ceil(cume_dist() over (order by orders asc) * 5) as integer) as frequency_score,
         cast(ceil(cume_dist() over (order by net_revenue asc) * 5) as integer) as monetary_score
     from order_stats
-
-),
-
-consent_flags as (
-
-    select
-        customer_id,
-        coalesce(bool_or(purpose = 'marketing_sms' and status = 'granted'), false)
-            as consent_marketing_sms,
-        coalesce(bool_or(purpose = 'marketing_wechat' and status = 'granted'), false)
-            as consent_marketing_wechat,
-        coalesce(bool_or(purpose = 'marketing_email' and status = 'granted'), false)
-            as consent_marketing_email,
-        coalesce(bool_or(purpose = 'personalisation' and status = 'granted'), false)
-            as consent_personalisation,
-        coalesce(bool_or(purpose = 'analytics' and status = 'granted'), false) as consent_analytics
-    from consents
-    group by customer_id
 
 ),
 
@@ -187,12 +150,7 @@ customer_360 as (
         coalesce(consent_flags.consent_marketing_email, false) as consent_marketing_email,
         coalesce(consent_flags.consent_personalisation, false) as consent_personalisation,
         coalesce(consent_flags.consent_analytics, false) as consent_analytics,
-        coalesce(
-            consent_flags.consent_marketing_sms
-            or consent_flags.consent_marketing_wechat
-            or consent_flags.consent_marketing_email,
-            false
-        ) as has_marketing_consent,
+        coalesce(consent_flags.has_marketing_consent, false) as has_marketing_consent,
         -- behavioural features only with analytics consent (docs/compliance.md)
         case
             when coalesce(consent_flags.consent_analytics, false) then channels.engagement_events

@@ -6,7 +6,7 @@ with source_rows as (
 
 xref as (
 
-    select * from {{ ref('stg_identity__customer_xref') }}
+    select * from {{ source('identity', 'customer_xref') }}
 
 ),
 
@@ -22,7 +22,7 @@ final as (
         source_rows.redeemed_ref
     from source_rows
     left join xref
-        on xref.record_key = {{ dbt.concat(["'crm:members:'", "source_rows.member_id"]) }}
+        on xref.record_key = {{ record_key('crm', 'members', 'source_rows.member_id') }}
 
 )
 

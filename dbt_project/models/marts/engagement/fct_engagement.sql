@@ -12,13 +12,13 @@ accounts as (
 
 xref as (
 
-    select * from {{ ref('stg_identity__customer_xref') }}
+    select * from {{ source('identity', 'customer_xref') }}
 
 ),
 
-consents as (
+grants as (
 
-    select * from {{ ref('int_customer__consents') }}
+    select * from {{ ref('int_customer__consent_grants') }}
 
 ),
 
@@ -37,14 +37,11 @@ final as (
         engagement.duration_seconds
     from engagement
     inner join xref
-        on xref.record_key = {{ dbt.concat(["'social:accounts:'", "engagement.app_id", "':'", "engagement.openid"]) }}
+        on xref.record_key = {{ record_key('social', 'accounts', 'engagement.app_id', 'engagement.openid') }}
     left join accounts
         on engagement.app_id = accounts.app_id and engagement.openid = accounts.openid
-    inner join consents
-        on
-            xref.customer_id = consents.customer_id
-            and consents.purpose = 'analytics'
-            and consents.status = 'granted'
+    inner join grants
+        on xref.customer_id = grants.customer_id and grants.consent_analytics
 
 )
 

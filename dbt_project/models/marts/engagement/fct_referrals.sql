@@ -6,24 +6,13 @@ with referrals as (
 
 xref as (
 
-    select * from {{ ref('stg_identity__customer_xref') }}
-
-),
-
-orders as (
-
-    select * from {{ ref('fct_orders') }}
+    select * from {{ source('identity', 'customer_xref') }}
 
 ),
 
 first_orders as (
 
-    select
-        customer_id,
-        min(ordered_at) as first_order_at
-    from orders
-    where customer_id is not null and not is_cancelled
-    group by customer_id
+    select * from {{ ref('int_customer__orders') }}
 
 ),
 
@@ -43,11 +32,11 @@ final as (
     left join xref as inviters
         on
             inviters.record_key
-            = {{ dbt.concat(["'social:accounts:'", "referrals.app_id", "':'", "referrals.inviter_openid"]) }}
+            = {{ record_key('social', 'accounts', 'referrals.app_id', 'referrals.inviter_openid') }}
     left join xref as invitees
         on
             invitees.record_key
-            = {{ dbt.concat(["'social:accounts:'", "referrals.app_id", "':'", "referrals.invitee_openid"]) }}
+            = {{ record_key('social', 'accounts', 'referrals.app_id', 'referrals.invitee_openid') }}
     left join first_orders
         on invitees.customer_id = first_orders.customer_id
 

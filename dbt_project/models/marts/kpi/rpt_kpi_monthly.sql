@@ -10,6 +10,12 @@ customers as (
 
 ),
 
+customer_orders as (
+
+    select * from {{ ref('int_customer__orders') }}
+
+),
+
 snapshots as (
 
     select * from {{ ref('fct_customer_lifecycle_snapshots') }}
@@ -37,8 +43,10 @@ valid_orders as (
         orders.gross_amount,
         orders.net_revenue,
         cast({{ dbt.date_trunc('month', 'orders.order_date') }} as date) as order_month,
-        min(orders.order_date) over (partition by orders.customer_id) as first_order_date
+        customer_orders.first_order_date
     from orders
+    left join customer_orders
+        on orders.customer_id = customer_orders.customer_id
     where not orders.is_cancelled
 
 ),

@@ -6,13 +6,7 @@ with orders as (
 
 customer_orders as (
 
-    select
-        customer_id,
-        order_date,
-        channel,
-        min(order_date) over (partition by customer_id) as first_order_date
-    from orders
-    where customer_id is not null and not is_cancelled
+    select * from {{ ref('int_customer__orders') }}
 
 ),
 
@@ -22,21 +16,22 @@ cohort_members as (
     select
         customer_id,
         first_order_date as cohort_date,
-        min(channel) as acquisition_channel
+        first_order_channel as acquisition_channel
     from customer_orders
-    where order_date = first_order_date
-    group by customer_id, first_order_date
 
 ),
 
 returns as (
 
     select
-        customer_id,
-        min({{ dbt.datediff('first_order_date', 'order_date', 'day') }}) as first_return_day
-    from customer_orders
-    where order_date > first_order_date
-    group by customer_id
+        orders.customer_id,
+        min({{ dbt.datediff('cohort_members.cohort_date', 'orders.order_date', 'day') }})
+            as first_return_day
+    from orders
+    inner join cohort_members
+        on orders.customer_id = cohort_members.customer_id
+    where not orders.is_cancelled and orders.order_date > cohort_members.cohort_date
+    group by orders.customer_id
 
 ),
 

@@ -1,12 +1,24 @@
 with backtest as (
 
-    select * from {{ ref('stg_value__clv_backtest') }}
+    select * from {{ source('value', 'clv_backtest') }}
 
 ),
 
 final as (
 
-    select * from backtest
+    select
+        decile,
+        is_total,
+        customers,
+        predicted_purchases,
+        actual_purchases,
+        predicted_spend,
+        actual_spend,
+        purchases_mae,
+        spend_mae,
+        purchases_error_pct,
+        spend_error_pct
+    from backtest
 
 )
 

@@ -1,6 +1,6 @@
 """The right to erasure: remove one data subject from every layer, provably.
 
-`erase()` finds the unified customer holding an identifier, then:
+`remove()` finds the unified customer holding an identifier, then:
 
 1. adds the tokens of the subject's keys to the suppression list (ingestion drops their rows
    from any file delivered later, re-deliveries included);
@@ -8,8 +8,8 @@
    corrects the files' manifest entries (rows erased) so row accounting still adds up;
 3. deletes their rows from every warehouse table (identity, value, marts, history, audit) and
    marks their customer id erased, so it is never given to anybody else;
-4. rebuilds everything downstream (the caller's `rebuild`, normally the main job), which also
-   republishes the BI snapshot; scrubs their customer ids from earlier reports;
+4. the caller rebuilds everything downstream (`omni360 erase` runs the main job), which also
+   republishes the BI snapshot; then `verify()` scrubs their customer ids from earlier reports,
 5. rewrites the DuckDB file (deleted rows stay in its blocks until then) and verifies: no table,
    Parquet file or other file under the warehouse folder holds any of their identifiers;
 6. records the request with a token of the subject, never the identifier itself.
@@ -20,7 +20,7 @@ known by nickname only) is outside it: records that share a weaker attribute wit
 (the same name and city or birth date, the same nickname) are listed for review
 (`ErasureReport.review`), never deleted on a guess.
 
-The subject's identifiers are held in memory only while this runs.
+The subject's identifiers are held in memory only (`Erasure`), from `remove()` to `verify()`.
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ from orchestration.lib.identity.duckdb_udfs import register as register_udfs
 from orchestration.lib.identity.explain import current_id, customer_ids_for
 from orchestration.lib.identity.locale import Locale
 from orchestration.lib.ingest.lake import SCHEMA_FILE, Lake
-from orchestration.lib.ingest.validate import lit, q
 from orchestration.lib.privacy.subjects import (
     SubjectKeys,
     SuppressionList,
@@ -54,6 +53,7 @@ from orchestration.lib.privacy.subjects import (
 from orchestration.lib.privacy.tokens import token
 from orchestration.lib.publish import drop_previous_versions
 from orchestration.lib.quality import history
+from orchestration.lib.sql import identifier, literal
 
 # record kinds of the identity layer whose source ids are subject keys
 RECORD_KEY_KINDS = {
@@ -175,7 +175,7 @@ def find_subject(
         values["order_id"] = {
             row[0]
             for row in con.execute(
-                f"select distinct order_id from read_parquet({lit(str(orders))}) "
+                f"select distinct order_id from read_parquet({literal(str(orders))}) "
                 "where account_id in (select unnest(?::varchar[]))",
                 [sorted(values["account_id"])],
             ).fetchall()
@@ -312,10 +312,14 @@ def _prefilter(column: str, kind: str, values: frozenset[str]) -> str:
     """A cheap test no true match fails, so the exact (slower) normalisation runs on few rows."""
     quoted = f'"{column}"'
     if kind == "phone":
-        tails = " or ".join(f"contains({_digits(quoted)}, {lit(v[-8:])})" for v in sorted(values))
+        tails = " or ".join(
+            f"contains({_digits(quoted)}, {literal(v[-8:])})" for v in sorted(values)
+        )
         return f"({tails})"
     if kind == "national_id":
-        heads = " or ".join(f"contains({_digits(quoted)}, {lit(v[:17])})" for v in sorted(values))
+        heads = " or ".join(
+            f"contains({_digits(quoted)}, {literal(v[:17])})" for v in sorted(values)
+        )
         return f"({heads})"
     return "true"
 
@@ -329,7 +333,7 @@ def column_matches_sql(
     for column, kind in subject_columns(table):
         values = keys.values.get(kind)
         if values:
-            in_list = ", ".join(lit(v) for v in sorted(values))
+            in_list = ", ".join(literal(v) for v in sorted(values))
             matches[column] = (
                 f"({_prefilter(column, kind, values)} and "
                 f"{normalised_sql(column, kind, locale)} in ({in_list}))"
@@ -357,7 +361,7 @@ def quarantine_match_sql(keys: SubjectKeys) -> str | None:
     terms.discard("")
     if not terms:
         return None
-    return " or ".join(f"contains({line}, {lit(term)})" for term in sorted(terms))
+    return " or ".join(f"contains({line}, {literal(term)})" for term in sorted(terms))
 
 
 def erase_from_lake(
@@ -377,9 +381,11 @@ def erase_from_lake(
             for path in _data_files(lake.raw_dir(table)):
                 # each key column as delivered, when it is the matching one: the spellings the
                 # verification searches for (a phone shared with another customer is not one)
-                spellings = ", ".join(f"case when {m} then {q(c)} end" for c, m in matches.items())
+                spellings = ", ".join(
+                    f"case when {m} then {identifier(c)} end" for c, m in matches.items()
+                )
                 found = con.execute(
-                    f"select {spellings} from read_parquet({lit(str(path))}) where {match}"
+                    f"select {spellings} from read_parquet({literal(str(path))}) where {match}"
                 ).fetchall()
                 if not found:
                     continue
@@ -391,7 +397,7 @@ def erase_from_lake(
         if quarantine is not None:
             for path in _data_files(lake.quarantine_dir(target)):
                 count = con.execute(
-                    f"select count(*) from read_parquet({lit(str(path))}) where {quarantine}"
+                    f"select count(*) from read_parquet({literal(str(path))}) where {quarantine}"
                 ).fetchall()[0][0]
                 if count:
                     _rewrite_parquet(con, path, quarantine)
@@ -410,8 +416,9 @@ def _data_files(folder: Path) -> list[Path]:
 def _rewrite_parquet(con: duckdb.DuckDBPyConnection, path: Path, match: str) -> None:
     tmp = path.with_name(path.name + ".erasing.tmp")
     con.execute(
-        f"copy (select * from read_parquet({lit(str(path))}) where not coalesce({match}, false)) "
-        f"to {lit(str(tmp))} (format parquet, compression zstd)"
+        f"copy (select * from read_parquet({literal(str(path))}) "
+        f"where not coalesce({match}, false)) "
+        f"to {literal(str(tmp))} (format parquet, compression zstd)"
     )
     os.replace(tmp, path)
 
@@ -443,7 +450,7 @@ def erase_from_warehouse(con: duckdb.DuckDBPyConnection, subject: Subject) -> di
         select table_schema, table_name, list(column_name) as columns
         from information_schema.columns
         where table_schema <> '{history.SCHEMA}'
-            and column_name in ({", ".join(lit(c) for c in SUBJECT_KEY_COLUMNS)})
+            and column_name in ({", ".join(literal(c) for c in SUBJECT_KEY_COLUMNS)})
             and (table_schema, table_name) in (
                 select (table_schema, table_name) from information_schema.tables
                 where table_type = 'BASE TABLE'
@@ -457,11 +464,14 @@ def erase_from_warehouse(con: duckdb.DuckDBPyConnection, subject: Subject) -> di
         if (schema, table) == ("identity", "customer_ids"):
             continue
         conditions = [
-            f"{q(c)} in (select unnest(?::varchar[]))" for c in columns if c in SUBJECT_KEY_COLUMNS
+            f"{identifier(c)} in (select unnest(?::varchar[]))"
+            for c in columns
+            if c in SUBJECT_KEY_COLUMNS
         ]
         params = [ids if c == "customer_id" else records for c in columns]
         count = con.execute(
-            f"delete from {q(schema)}.{q(table)} where {' or '.join(conditions)}", params
+            f"delete from {identifier(schema)}.{identifier(table)} where {' or '.join(conditions)}",
+            params,
         ).fetchall()[0][0]
         if count:
             removed[f"warehouse.{schema}.{table}"] = count
@@ -481,9 +491,9 @@ def rewrite_database(path: Path) -> None:
     con = duckdb.connect()
     try:
         # the old file under its own catalog name, so views that name it bind while copied
-        con.execute(f"attach {lit(str(path))} as {q(path.stem)} (read_only)")
-        con.execute(f"attach {lit(str(new))} as omni360_rewrite")
-        con.execute(f"copy from database {q(path.stem)} to omni360_rewrite")
+        con.execute(f"attach {literal(str(path))} as {identifier(path.stem)} (read_only)")
+        con.execute(f"attach {literal(str(new))} as omni360_rewrite")
+        con.execute(f"copy from database {identifier(path.stem)} to omni360_rewrite")
     finally:
         con.close()
     os.replace(new, path)
@@ -540,7 +550,7 @@ def find_traces(
         for database in databases:
             if not database.is_file():
                 continue
-            con.execute(f"attach {lit(str(database))} as searched (read_only)")
+            con.execute(f"attach {literal(str(database))} as searched (read_only)")
             try:
                 # tables only: a view reads tables and lake files that are searched themselves
                 columns = con.execute(
@@ -553,7 +563,7 @@ def find_traces(
                     if (schema, table, column) in KEPT_COLUMNS:
                         continue
                     searched += 1
-                    relation = f"searched.{q(schema)}.{q(table)}"
+                    relation = f"searched.{identifier(schema)}.{identifier(table)}"
                     if _has_match(con, relation, column, pattern):
                         traces.append(f"{database.name}: {schema}.{table}.{column}")
             finally:
@@ -566,7 +576,7 @@ def find_traces(
                 if _bytes_match(path, byte_pattern):
                     traces.append(f"{path}: file bytes")
                 elif path.suffix == ".parquet":
-                    relation = f"read_parquet({lit(str(path))})"
+                    relation = f"read_parquet({literal(str(path))})"
                     for column, data_type, *_ in con.execute(
                         f"describe select * from {relation}"
                     ).fetchall():
@@ -585,8 +595,11 @@ def terms_pattern(terms: Iterable[str]) -> str:
 
 
 def _has_match(con: duckdb.DuckDBPyConnection, relation: str, column: str, pattern: str) -> bool:
-    sql = f"select count(*) from {relation} where regexp_matches({q(column)}, {lit(pattern)})"
-    return con.execute(sql).fetchall()[0][0] > 0
+    query = (
+        f"select count(*) from {relation} "
+        f"where regexp_matches({identifier(column)}, {literal(pattern)})"
+    )
+    return con.execute(query).fetchall()[0][0] > 0
 
 
 def _bytes_match(path: Path, pattern: re.Pattern[bytes]) -> bool:
@@ -599,18 +612,27 @@ def _bytes_match(path: Path, pattern: re.Pattern[bytes]) -> bool:
 # --- the request --------------------------------------------------------------------------------
 
 
-def erase(
+@dataclass
+class Erasure:
+    """One request between its removal and its verification; never written anywhere, as it
+    holds the subject's raw identifiers."""
+
+    report: ErasureReport
+    subject: Subject
+    raw_values: set[str]
+    traits: WeakTraits
+
+
+def remove(
     identifier: str,
     *,
     warehouse: Path,
     lake: Path,
-    published: Path,
-    reports: Path,
-    rebuild: Callable[[], bool],
     say: Callable[[str], None] = lambda message: None,
     locale: Locale | None = None,
-) -> ErasureReport:
-    """Carry out one erasure request end to end (see the module docstring)."""
+) -> Erasure:
+    """Steps 1-3: suppress the subject and remove their rows from the lake and the warehouse;
+    the request is on record (as pending) before the caller rebuilds."""
     if not warehouse.is_file():
         raise ErasureError(f"no warehouse at {warehouse}; run `omni360 run` first")
     lake_store = Lake(lake)
@@ -650,13 +672,27 @@ def erase(
         con.close()
     # on record before the rebuild, so the rebuild's report lists it (as pending)
     record_request(warehouse, lake, report)
-    say("rebuilding the layers downstream of the lake (the main job)")
-    report.rebuilt = rebuild()
-    if report.rebuilt:
+    return Erasure(report, subject, raw_values, traits)
+
+
+def verify(
+    erasure: Erasure,
+    *,
+    rebuilt: bool,
+    warehouse: Path,
+    lake: Path,
+    published: Path,
+    reports: Path,
+) -> ErasureReport:
+    """Steps 4-6, after the caller's rebuild: scrub earlier reports, rewrite the DuckDB file,
+    search every place for the subject's identifiers, list records for review, record it all."""
+    report, subject = erasure.report, erasure.subject
+    report.rebuilt = rebuilt
+    if rebuilt:
         drop_previous_versions(published)
     report.reports_scrubbed = scrub_reports(reports, subject.customer_ids)
     rewrite_database(warehouse)
-    terms = search_terms(subject, raw_values)
+    terms = search_terms(subject, erasure.raw_values)
     report.traces, report.places_searched = find_traces(
         [lake / "raw", lake / "quarantine", published, reports, warehouse.parent / "logs"],
         [warehouse, *sorted(published.glob("*.duckdb"))],
@@ -664,7 +700,7 @@ def erase(
     )
     if not _bytes_clean(warehouse, [t for t in terms if t not in subject.customer_ids]):
         report.traces.append(f"{warehouse.name}: file bytes")
-    report.review = review_candidates(warehouse, traits)
+    report.review = review_candidates(warehouse, erasure.traits)
     report.completed_at = _now()
     record_request(warehouse, lake, report)
     return report

@@ -1,0 +1,144 @@
+with shop_orders as (
+
+    select * from {{ ref('stg_ecommerce__orders') }}
+
+),
+
+receipts as (
+
+    select * from {{ ref('stg_pos__transactions') }}
+
+),
+
+lines as (
+
+    select * from {{ ref('int_sales__order_lines') }}
+
+),
+
+refunds as (
+
+    select * from {{ ref('stg_ecommerce__refunds') }}
+
+),
+
+xref as (
+
+    select * from {{ source('identity', 'customer_xref') }}
+
+),
+
+line_totals as (
+
+    select
+        source_system,
+        order_id,
+        count(*) as line_count,
+        sum(quantity) as item_count,
+        sum(gross_amount) as gross_amount,
+        sum(discount_amount) as discount_amount
+    from lines
+    group by source_system, order_id
+
+),
+
+order_refunds as (
+
+    select
+        order_id,
+        sum(amount) as refund_amount,
+        max(refunded_at) as last_refunded_at
+    from refunds
+    group by order_id
+
+),
+
+headers as (
+
+    select
+        'ecommerce' as source_system,
+        order_id,
+        {{ record_key('ecommerce', 'customers', 'account_id') }} as customer_record_key,
+        'online' as channel,
+        platform,
+        pickup_store_id as store_id,
+        ordered_at,
+        status,
+        fulfilment as fulfilment_mode,
+        currency,
+        shipping_fee,
+        coupon_code
+    from shop_orders
+
+    union all
+
+    select
+        'pos' as source_system,
+        transaction_id as order_id,
+        {{ record_key('pos', 'transactions', 'transaction_id') }} as customer_record_key,
+        'store' as channel,
+        'store' as platform,
+        store_id,
+        transacted_at as ordered_at,
+        'completed' as status,
+        'in_store' as fulfilment_mode,
+        'CNY' as currency,
+        cast(0 as decimal(18, 2)) as shipping_fee,
+        cast(null as varchar) as coupon_code
+    from receipts
+
+),
+
+final as (
+
+    select
+        headers.order_id,
+        headers.source_system,
+        headers.channel,
+        headers.platform,
+        headers.store_id,
+        xref.customer_id,
+        headers.ordered_at,
+        cast(headers.ordered_at as date) as order_date,
+        headers.status,
+        headers.fulfilment_mode,
+        coalesce(line_totals.line_count, 0) as line_count,
+        coalesce(line_totals.item_count, 0) as item_count,
+        cast(coalesce(line_totals.gross_amount, 0) as decimal(18, 2)) as gross_amount,
+        cast(coalesce(line_totals.discount_amount, 0) as decimal(18, 2)) as discount_amount,
+        cast(coalesce(order_refunds.refund_amount, 0) as decimal(18, 2)) as refund_amount,
+        cast(
+            coalesce(line_totals.gross_amount, 0)
+            - coalesce(line_totals.discount_amount, 0)
+            - coalesce(order_refunds.refund_amount, 0)
+            as decimal(18, 2)
+        ) as net_amount,
+        case
+            when headers.status = 'cancelled' then cast(0 as decimal(18, 2))
+            else cast(
+                coalesce(line_totals.gross_amount, 0)
+                - coalesce(line_totals.discount_amount, 0)
+                - coalesce(order_refunds.refund_amount, 0)
+                as decimal(18, 2)
+            )
+        end as net_revenue,
+        cast(headers.shipping_fee as decimal(18, 2)) as shipping_fee,
+        headers.currency,
+        headers.status = 'cancelled' as is_cancelled,
+        order_refunds.refund_amount is not null as is_refunded,
+        headers.coupon_code
+    from headers
+    left join line_totals
+        on
+            headers.source_system = line_totals.source_system
+            and headers.order_id = line_totals.order_id
+    left join order_refunds
+        on
+            headers.source_system = 'ecommerce'
+            and headers.order_id = order_refunds.order_id
+    left join xref
+        on headers.customer_record_key = xref.record_key
+
+)
+
+select * from final
