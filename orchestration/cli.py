@@ -98,6 +98,21 @@ def generate(
     delivery: Annotated[
         str, typer.Option(help="File delivery cadence: daily, weekly or monthly.")
     ] = "weekly",
+    until: Annotated[
+        str | None,
+        typer.Option(
+            help="Write only the deliveries up to this date (YYYY-MM-DD); later ones follow "
+            "with --extend and a later --until. Default: every delivery of the period."
+        ),
+    ] = None,
+    extend: Annotated[
+        bool,
+        typer.Option(
+            "--extend",
+            help="Add the deliveries after the last --until to a landing zone written with the "
+            "same options; the files already there stay byte for byte the same.",
+        ),
+    ] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Delete --out first if it exists.")
     ] = False,
@@ -114,22 +129,38 @@ def generate(
         start_date = dt.date.fromisoformat(start)
     except ValueError:
         _fail(f"--start must be a date YYYY-MM-DD, not {start!r}")
+    try:
+        until_date = dt.date.fromisoformat(until) if until else None
+    except ValueError:
+        _fail(f"--until must be a date YYYY-MM-DD, not {until!r}")
     if out.exists() and force:
         shutil.rmtree(out)
     started = time.perf_counter()
-    config = GeneratorConfig(
-        persons=persons, seed=seed, locale=locale, start=start_date, days=days, delivery=delivery
-    )
     try:
+        config = GeneratorConfig(
+            persons=persons,
+            seed=seed,
+            locale=locale,
+            start=start_date,
+            days=days,
+            delivery=delivery,
+            until=until_date,
+        )
         summary = run_generator(
-            config, out, progress=lambda step, rows: _say(f"{step}: {rows:,} rows", started)
+            config,
+            out,
+            progress=lambda step, rows: _say(f"{step}: {rows:,} rows", started),
+            extend=extend,
         )
     except FileExistsError as error:
-        _fail(f"{error} (use --force to replace it)")
+        _fail(f"{error} (use --force to replace it, or --extend to add later deliveries)")
+    except ValueError as error:
+        _fail(str(error))
     total = sum(summary.rows.values())
+    kept = f", {summary.existing:,} of them already there and unchanged" if extend else ""
     _say(
-        f"done: {total:,} records in {summary.files:,} files, {summary.malformed:,} deliberately "
-        f"malformed; answer key in {out / '_truth'}",
+        f"done: {total:,} records in {summary.files:,} files{kept}, {summary.malformed:,} "
+        f"deliberately malformed; answer key in {out / '_truth'}",
         started,
     )
 
@@ -146,9 +177,10 @@ def _show_progress(started: float) -> None:
     )
 
 
-def _materialize(where: settings.Locations, selection: str) -> int:
+def _materialize(
+    where: settings.Locations, selection: str, full_refresh: bool = False, retrain: bool = False
+) -> int:
     """Run the selected assets in-process; print per-asset lines and a summary; return exit code."""
-    import dagster as dg
 
     from orchestration.lib.ingest.landing import scan_landing
 
@@ -177,10 +209,19 @@ def _materialize(where: settings.Locations, selection: str) -> int:
     if not warehouse.parent.exists():
         files.public_dir(warehouse.parent)  # the published snapshot inside it stays reachable
     files.make_private(warehouse)
-    from orchestration.definitions import build_defs
-    from orchestration.resources import WarehouseResource
+    from orchestration.definitions import build_defs, instance_for
+    from orchestration.lib.ingest.lake import Lake
+    from orchestration.resources import RunModeResource, WarehouseResource
 
-    definitions = build_defs(WarehouseResource.at(where))
+    # a withdrawn file or an erasure since the last full run: this run rebuilds everything
+    pending = Lake(where.lake).full_refresh_reasons() if selection == "all" else []
+    if pending and not full_refresh:
+        _say(f"full refresh: {'; '.join(pending)} since the last full run")
+    full_refresh = full_refresh or bool(pending)
+    definitions = build_defs(
+        WarehouseResource.at(where),
+        run_mode=RunModeResource(full_refresh=full_refresh, retrain=retrain),
+    )
     graph = definitions.resolve_asset_graph()
     from orchestration.lib.contracts import ENTITIES
 
@@ -202,7 +243,9 @@ def _materialize(where: settings.Locations, selection: str) -> int:
     log_path = warehouse.parent / "logs" / f"run-{dt.datetime.now():%Y%m%dT%H%M%S}.log"
     files.private_dir(log_path.parent)
     # dbt's own output goes to a log file; the terminal gets one line per step
-    instance = dg.DagsterInstance.ephemeral()  # kept: the audit reads the run's events from it
+    # persistent (DAGSTER_HOME, else dagster/ next to the warehouse): the UI shows this run;
+    # the audit reads the run's events from it
+    instance = instance_for(where)
     with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
         result = definitions.resolve_job_def("omni360_main").execute_in_process(
             instance=instance,
@@ -216,6 +259,8 @@ def _materialize(where: settings.Locations, selection: str) -> int:
     progress.clear()  # the listener writes to this command's stdout, which ends with it
     _say(f"dbt and step output: {log_path}")
     code = _report(result, started)
+    if code == 0 and full_refresh and selection == "all":
+        Lake(where.lake).clear_full_refresh()
     return _audit(instance, result.run_id, graph, where, started) or code
 
 
@@ -239,6 +284,17 @@ def _audit(instance, run_id: str, graph, where: settings.Locations, started: flo
         return 1
     _say(f"audit report: {path} (history in audit.check_results)", started)
     return 0
+
+
+def _check_text(evaluation) -> str:
+    """What a failed check says: its description, else its observed value against its threshold
+    (a check without either says what to look at)."""
+    if evaluation.description:
+        return evaluation.description
+    metadata = {key: value.value for key, value in evaluation.metadata.items()}
+    if "observed" in metadata:
+        return f"observed {metadata['observed']}, expected {metadata.get('threshold', '?')}"
+    return "no description; see its metadata in the Dagster UI or audit.check_results"
 
 
 def _report(result, started: float) -> int:
@@ -268,7 +324,7 @@ def _report(result, started: float) -> int:
         typer.secho(
             f"{'warning' if warning else 'check failed'}: "
             f"{evaluation.asset_key.to_user_string()} {evaluation.check_name}: "
-            f"{evaluation.description or ''}",
+            f"{_check_text(evaluation)}",
             fg=typer.colors.YELLOW if warning else typer.colors.RED,
         )
     checks = result.get_asset_check_evaluations()
@@ -297,10 +353,29 @@ def run(
     warehouse: WarehouseOpt = None,  # type: ignore[assignment]
     region: RegionOpt = None,
     national_id_scheme: SchemeOpt = None,
+    full_refresh: Annotated[
+        bool,
+        typer.Option(
+            "--full-refresh",
+            help="Rebuild every model and resolve every record again, instead of only what "
+            "new deliveries touch (the same results; after a withdrawal or an erasure this "
+            "happens by itself).",
+        ),
+    ] = False,
+    retrain: Annotated[
+        bool,
+        typer.Option(
+            "--retrain",
+            help="Train the identity model and refit CLV now rather than when they are stale "
+            "(implies resolving every record again).",
+        ),
+    ] = False,
 ) -> None:
-    """Materialise the whole asset graph in-process: ingest new files, then build and test dbt."""
+    """Materialise the whole asset graph in-process: ingest new files, then build what they
+    touch (docs/operations.md#incremental-runs) and run every check."""
     _locale(region, national_id_scheme)
-    raise typer.Exit(_materialize(settings.locations(landing, warehouse), "all"))
+    where = settings.locations(landing, warehouse)
+    raise typer.Exit(_materialize(where, "all", full_refresh=full_refresh, retrain=retrain))
 
 
 @app.command()
@@ -448,7 +523,11 @@ def contracts(
     ]
     for path in stale:
         typer.echo(f"out of date: {path.relative_to(settings.REPO_ROOT)}")
-    raise typer.Exit(1 if stale else 0)
+    if stale:
+        typer.echo("run `omni360 contracts --write` to render them from the contract")
+        raise typer.Exit(1)
+    files = ", ".join(str(p.relative_to(settings.REPO_ROOT)) for p in rendered_files())
+    typer.echo(f"contract documents up to date: {files}")
 
 
 def _open_warehouse(warehouse: Path | None):
@@ -584,6 +663,7 @@ def erase(
         lake=where.lake,
         published=where.published,
         reports=where.reports,
+        run_history=where.dagster_home,
     )
     for table, rows in sorted(report.rows_removed.items()):
         typer.echo(f"  {table:<60} {rows:>8,} rows removed")
@@ -660,8 +740,10 @@ def explain(
         _fail(str(error), 2)
     if not customers:
         _fail(f"no customer holds {identifier}", 1)
-    for customer_id in customers:
-        found = explain_customer(con, customer_id, masked=masked)
+    explained = [(c, explain_customer(con, c, masked=masked)) for c in customers]
+    if not any(found.records or found.events for _, found in explained):
+        _fail(f"no customer holds {identifier} (no source record and no id history)", 1)
+    for customer_id, found in explained:
         merged = (
             f" (merged into {found.current_customer_id})"
             if found.current_customer_id != customer_id
@@ -670,12 +752,19 @@ def explain(
         typer.secho(
             f"customer {customer_id}{merged}: {len(found.records)} source records", bold=True
         )
+        if found.records:
+            typer.echo(
+                f"  {'record':<50} {'entity':<8}{'name':<14}{'phone':<16}{'email':<30}"
+                f"{'birth date':<12}first seen"
+            )
         for key, kind, name, phone, email, born, seen in found.records:
             typer.echo(
                 f"  {key:<50} {kind:<8}{name or '':<14}{phone or '':<16}"
                 f"{email or '':<30}{str(born or ''):<12}{seen:%Y-%m-%d}"
             )
         typer.secho("links:", bold=True)
+        if found.links:
+            typer.echo(f"  {'decision':<9}{'rule':<24}left record — right record, why")
         for left, right, rule, decision, reason, weight, levels in found.links:
             detail = f"weight {weight:+.1f} [{levels}]" if weight is not None else ""
             typer.echo(
@@ -683,6 +772,7 @@ def explain(
             )
         if found.events:
             typer.secho("id history:", bold=True)
+            typer.echo(f"  {'when (UTC)':<17}{'event':<8}customer related records detail")
             for _run, at, event, cid, related, records, detail in found.events:
                 typer.echo(
                     f"  {at:%Y-%m-%d %H:%M} {event:<8}{cid} {related or ''} "

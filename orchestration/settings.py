@@ -38,7 +38,7 @@ def published_dir() -> Path:
 
 
 def reports_dir() -> Path:
-    """Per-run auditor reports (`<reports>/<run id>/index.html`) and GE Data Docs."""
+    """Per-run auditor reports (`<reports>/<run id>/index.html`), their check pages and CSV."""
     return _path("OMNI360_REPORTS", warehouse_path().parent / "reports")
 
 
@@ -51,13 +51,14 @@ class Locations:
     lake: Path
     published: Path
     reports: Path
+    dagster_home: Path  # Dagster's instance: run history, materialisations, check results
 
 
 def locations(landing: Path | None = None, warehouse: Path | None = None) -> Locations:
     """The locations of one run: the given landing zone and warehouse (the CLI's options), else
     the environment's. The lake belongs to its warehouse: next to a given one, else where
-    OMNI360_LAKE says. The published marts and reports go where their variables say, else next
-    to the warehouse."""
+    OMNI360_LAKE says. The published marts, the reports and Dagster's instance (DAGSTER_HOME) go
+    where their variables say, else next to the warehouse."""
     if warehouse is None:
         warehouse, lake = warehouse_path(), lake_dir()
     else:
@@ -69,6 +70,7 @@ def locations(landing: Path | None = None, warehouse: Path | None = None) -> Loc
         lake=lake,
         published=_path("OMNI360_PUBLISHED", warehouse.parent / "published"),
         reports=_path("OMNI360_REPORTS", warehouse.parent / "reports"),
+        dagster_home=_path("DAGSTER_HOME", warehouse.parent / "dagster"),
     )
 
 

@@ -165,7 +165,7 @@ def child_run(warehouse: str) -> None:
 
     from orchestration.defs.value.assets import customer_value
     from orchestration.lib import progress
-    from orchestration.resources import WarehouseResource
+    from orchestration.resources import RunModeResource, WarehouseResource
 
     progress.listen(lambda line: print(line, file=sys.stderr))
     result = dg.materialize(
@@ -173,7 +173,8 @@ def child_run(warehouse: str) -> None:
         resources={
             "warehouse": WarehouseResource(
                 warehouse_path=warehouse, landing_dir=str(ROOT), lake_dir=str(ROOT)
-            )
+            ),
+            "run_mode": RunModeResource(retrain=True),  # measure the fit, not a kept one
         },
     )
     figures = {

@@ -42,11 +42,14 @@ def materialize_value(warehouse: Path) -> None:
     import dagster as dg
 
     from orchestration.defs.value.assets import customer_value
-    from orchestration.resources import WarehouseResource
+    from orchestration.resources import RunModeResource, WarehouseResource
 
     result = dg.materialize(
         [customer_value],
-        resources={"warehouse": WarehouseResource(warehouse_path=str(warehouse))},
+        resources={
+            "warehouse": WarehouseResource(warehouse_path=str(warehouse)),
+            "run_mode": RunModeResource(retrain=True),  # measure the fit, not a kept one
+        },
         raise_on_error=False,
     )
     if not result.success:

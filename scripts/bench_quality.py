@@ -1,8 +1,8 @@
 """Benchmark the Great Expectations suites on a built warehouse: seconds per suite, total, memory.
 
 Runs every suite of expectations/ as the asset checks do (read the frame from DuckDB or the lake,
-validate with GE's pandas datasource, scrub), one after the other in this process, then builds
-the Data Docs of all of them. The warehouse is opened read-only and nothing is written to it.
+validate with GE's pandas datasource, scrub), one after the other in this process, then writes
+the check pages of all of them. The warehouse is opened read-only and nothing is written to it.
 
     .venv/bin/python scripts/bench_quality.py --warehouse /tmp/w1m/omni360.duckdb
 """
@@ -31,14 +31,15 @@ def main() -> None:
     parser.add_argument("--warehouse", type=Path, required=True)
     parser.add_argument("--lake", type=Path, help="default: lake/ next to the warehouse")
     parser.add_argument("--only", default="", help="run the suites whose name contains this")
-    parser.add_argument("--no-docs", action="store_true", help="skip the Data Docs build")
+    parser.add_argument("--no-pages", action="store_true", help="skip writing the check pages")
     args = parser.parse_args()
     warehouse = args.warehouse.resolve()
     lake = (args.lake or warehouse.parent / "lake").resolve()
 
     started = time.perf_counter()
     from expectations import all_suites
-    from orchestration.lib.quality.expectations import DataDocs, run_suite
+    from orchestration.lib.quality.expectations import run_suite
+    from orchestration.lib.quality.pages import CheckPages
 
     imported = time.perf_counter() - started
     suites = [s for s in all_suites() if args.only in s.name]
@@ -60,14 +61,14 @@ def main() -> None:
         for item in failed:
             print(f"    {item.severity:8} {item.name}: {item.observed}")
     checks = time.perf_counter() - started
-    docs_seconds = 0.0
-    if not args.no_docs:
+    pages_seconds = 0.0
+    if not args.no_pages:
         with tempfile.TemporaryDirectory() as folder:
-            docs_started = time.perf_counter()
-            docs = DataDocs(Path(folder) / "data_docs", "bench")
+            pages_started = time.perf_counter()
+            pages = CheckPages(Path(folder) / "checks", "bench")
             for result in results:  # one suite at a time, as the check steps add them
-                docs.add([result])
-            docs_seconds = time.perf_counter() - docs_started
+                pages.add([result])
+            pages_seconds = time.perf_counter() - pages_started
     total = time.perf_counter() - started
     read = sum(r.read_seconds for r in results)
     validate = sum(r.validate_seconds for r in results)
@@ -79,7 +80,7 @@ def main() -> None:
         f"{sum(r.rows for r in results):,} rows validated"
     )
     print(f"read {read:.1f}s + validate {validate:.1f}s; suites incl. imports {checks:.1f}s")
-    print(f"Data Docs {docs_seconds:.1f}s; total {total:.1f}s (target {TARGET_SECONDS:.0f}s)")
+    print(f"check pages {pages_seconds:.1f}s; total {total:.1f}s (target {TARGET_SECONDS:.0f}s)")
     print(f"peak RSS {peak_gib:.2f} GiB")
 
 

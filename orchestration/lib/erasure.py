@@ -7,7 +7,8 @@
 2. rewrites every raw and quarantine Parquet file of the lake that holds one of their rows, and
    corrects the files' manifest entries (rows erased) so row accounting still adds up;
 3. deletes their rows from every warehouse table (identity, value, marts, history, audit) and
-   marks their customer id erased, so it is never given to anybody else;
+   marks their customer id erased, so it is never given to anybody else; the frozen identity
+   model goes too (its term frequencies hold the names and phones it was trained on);
 4. the caller rebuilds everything downstream (`omni360 erase` runs the main job), which also
    republishes the BI snapshot; then `verify()` scrubs their customer ids from earlier reports,
 5. rewrites the DuckDB file (deleted rows stay in its blocks until then) and verifies: no table,
@@ -475,6 +476,18 @@ def erase_from_warehouse(con: duckdb.DuckDBPyConnection, subject: Subject) -> di
         ).fetchall()[0][0]
         if count:
             removed[f"warehouse.{schema}.{table}"] = count
+    # the frozen identity model's term frequencies hold every trained name and phone: the
+    # model goes, and the next run trains it again without the subject
+    for table in ("splink_term_frequencies", "splink_model"):
+        exists = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'identity' and table_name = ?",
+            [table],
+        ).fetchall()[0][0]
+        if exists:
+            count = con.execute(f"delete from identity.{table}").fetchall()[0][0]
+            if count:
+                removed[f"warehouse.identity.{table}"] = count
     con.execute(
         "update identity.customer_ids set status = 'erased', merged_into_customer_id = null, "
         "updated_at = now()::timestamp where customer_id in (select unnest(?::varchar[]))",
@@ -501,7 +514,8 @@ def rewrite_database(path: Path) -> None:
 
 
 def scrub_reports(folder: Path, customer_ids: Iterable[str]) -> int:
-    """Replace the subject's customer ids in earlier reports and Data Docs; return files changed."""
+    """Replace the subject's customer ids in earlier reports and check pages; return the files
+    changed."""
     if not folder.is_dir():
         return 0
     pattern = re.compile("|".join(re.escape(c) for c in customer_ids))
@@ -672,6 +686,8 @@ def remove(
         con.close()
     # on record before the rebuild, so the rebuild's report lists it (as pending)
     record_request(warehouse, lake, report)
+    # the rebuild recomputes everything: a removed record can change decisions around it
+    lake_store.request_full_refresh(f"erasure request {request_id}")
     return Erasure(report, subject, raw_values, traits)
 
 
@@ -683,9 +699,11 @@ def verify(
     lake: Path,
     published: Path,
     reports: Path,
+    run_history: Path | None = None,
 ) -> ErasureReport:
     """Steps 4-6, after the caller's rebuild: scrub earlier reports, rewrite the DuckDB file,
-    search every place for the subject's identifiers, list records for review, record it all."""
+    search every place (Dagster's `run_history` too) for the subject's identifiers, list
+    records for review, record it all."""
     report, subject = erasure.report, erasure.subject
     report.rebuilt = rebuilt
     if rebuilt:
@@ -694,7 +712,8 @@ def verify(
     rewrite_database(warehouse)
     terms = search_terms(subject, erasure.raw_values)
     report.traces, report.places_searched = find_traces(
-        [lake / "raw", lake / "quarantine", published, reports, warehouse.parent / "logs"],
+        [lake / "raw", lake / "quarantine", published, reports, warehouse.parent / "logs"]
+        + ([run_history] if run_history else []),
         [warehouse, *sorted(published.glob("*.duckdb"))],
         terms,
     )

@@ -73,3 +73,14 @@ class LocaleResource(dg.ConfigurableResource):
     @property
     def locale(self) -> Locale:
         return Locale(self.region, self.national_id_scheme)
+
+
+class RunModeResource(dg.ConfigurableResource):
+    """How much a run recomputes (docs/operations.md#incremental-runs). By default only what
+    new deliveries touch: dbt's incremental models add or replace their new rows, identity
+    resolves the records connected to a change with its frozen model, the CLV model is refitted
+    when stale. `full_refresh` rebuilds every model and resolves every record (the same results,
+    checked by the tests); `retrain` also trains the identity model and refits CLV now."""
+
+    full_refresh: bool = False
+    retrain: bool = False

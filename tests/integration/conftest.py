@@ -61,14 +61,18 @@ READER = textwrap.dedent(
 AUDIT_ERRORS: list[str] = []
 
 
-def run_main_job(where: settings.Locations) -> dg.ExecuteInProcessResult:
+def run_main_job(
+    where: settings.Locations, *, full_refresh: bool = False
+) -> dg.ExecuteInProcessResult:
     """The main job on one set of locations, and its audit, as `omni360 run` does."""
-    from orchestration.definitions import build_defs
+    from orchestration.definitions import build_defs, instance_for
     from orchestration.lib.quality.audit import finish_run
-    from orchestration.resources import WarehouseResource
+    from orchestration.resources import RunModeResource, WarehouseResource
 
-    definitions = build_defs(WarehouseResource.at(where))
-    instance = dg.DagsterInstance.ephemeral()
+    definitions = build_defs(
+        WarehouseResource.at(where), run_mode=RunModeResource(full_refresh=full_refresh)
+    )
+    instance = instance_for(where)  # persistent, beside the warehouse, as `omni360 run` does
     result = definitions.resolve_job_def("omni360_main").execute_in_process(
         instance=instance, raise_on_error=False
     )

@@ -1,9 +1,11 @@
 """The Great Expectations checks in the real job on the committed sample: every one ran and passed
-or warns with a reason, the Data Docs of the run hold no personal data, and a failed critical
+or warns with a reason, the check pages of the run hold no personal data, and a failed critical
 check on a mart stops the publication while the previous snapshot stays readable."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from pathlib import Path
 
@@ -51,26 +53,34 @@ def test_every_ge_check_ran_and_passed_or_warns_with_a_reason(sample_run: Sample
     assert every_row.metadata["threshold"].value == "quantity >= 1"
 
 
-def test_the_data_docs_of_the_run_cover_every_suite_and_hold_no_personal_data(
+def test_the_check_pages_of_the_run_cover_every_suite_and_hold_no_personal_data(
     sample_run: SampleRun,
 ):
     evaluations = ge_evaluations(sample_run.result).values()
-    pages = {Path(e.metadata["data_docs"].value) for e in evaluations}
-    root = next(p for p in next(iter(pages)).parents if p.name == "data_docs")
-    assert root.name == "data_docs" and root.parent.name == sample_run.result.run_id
-    assert all(page.is_file() and root in page.parents for page in pages)
+    pages = {Path(e.metadata["page"].value) for e in evaluations}
+    root = next(iter(pages)).parent
+    assert root.name == "checks" and root.parent.name == sample_run.result.run_id
+    # every suite of the run has its page, and the index links them all
+    assert pages == {root / f"{suite.name}.html" for suite in SUITES}
+    assert all(page.is_file() for page in pages)
     index = (root / "index.html").read_text(encoding="utf-8")
-    assert all(suite.name in index for suite in SUITES)
+    links = set(re.findall(r'href="([^"]+)"', index))
+    assert {page.name for page in pages} <= links
+    files = [p for p in root.iterdir() if p.is_file() and p.suffix in (".html", ".json")]
+    texts = {p.name: p.read_text(encoding="utf-8", errors="replace") for p in files}
+    # self-contained: nothing loaded or linked from outside the reports
+    for name, text in texts.items():
+        if name.endswith(".html"):
+            found = re.findall(r"https?://|(?:src|href)=[\"']//|url\(", text)
+            assert found == [], name
+    # nothing on the sample looks like personal data: no page had to withhold its values
+    summaries = [json.loads(t) for name, t in texts.items() if name.endswith(".json")]
+    assert len(summaries) == len(SUITES) and [s for s in summaries if s["withheld"]] == []
+    # the HTML, and the summaries the index is built from
     values = personal_values(sample_run)
     assert len(values) > 1000
-    # the HTML, and the stored results and suites it is rendered from
-    files = [*root.rglob("*"), *(root.parent / "ge_store").rglob("*")]
-    docs = "".join(
-        p.read_text(encoding="utf-8", errors="replace")
-        for p in files
-        if p.is_file() and p.suffix in (".html", ".json")
-    )
-    assert [v for v in set(values) if v in docs] == []
+    written = "".join(texts.values())
+    assert [v for v in set(values) if v in written] == []
 
 
 def personal_values(run: SampleRun) -> list[str]:

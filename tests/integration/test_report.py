@@ -25,8 +25,11 @@ SECTIONS = (
     "identity",
     "pii-scan",
     "consent",
+    "personal-data",
     "erasure",
+    "trends",
     "lineage",
+    "sign-off",
 )
 TEXT_SUFFIXES = {".html", ".htm", ".json", ".js", ".css", ".txt", ".md"}
 
@@ -188,13 +191,31 @@ def test_identity_and_consent_figures_match_the_warehouse(sample_run: SampleRun,
     assert number(page.figures["guards-triggered"]) == refused
 
     consent = page.rows_with("data-column")
-    assert set(consent) >= {"consent_marketing_sms", "has_marketing_consent"}
-    for column, cells in consent.items():
-        given, refused, unknown = con.execute(
-            f"select count(*) filter (where {column}), count(*) filter (where not {column}), "
-            f"count(*) filter (where {column} is null) from marts.dim_customer"
+    assert set(consent) == {
+        "marketing_sms", "marketing_wechat", "marketing_email", "personalisation", "analytics",
+        "any_marketing",
+    }  # fmt: skip
+    customers = con.execute("select count(*) from marts.dim_customer").fetchone()[0]
+    never_asked = 0
+    for purpose, cells in consent.items():
+        purposes = (
+            "'marketing_sms', 'marketing_wechat', 'marketing_email'"
+            if purpose == "any_marketing"
+            else f"'{purpose}'"
+        )
+        given, refused = con.execute(
+            f"""
+            select count(*) filter (where granted), count(*) filter (where not granted)
+            from (
+                select customer_id, bool_or(is_granted) as granted
+                from marts.fct_customer_consents where purpose in ({purposes}) group by 1
+            )
+            """
         ).fetchone()
-        assert [number(c) for c in cells[1:4]] == [given, refused, unknown]
+        assert [number(c) for c in cells[1:4]] == [given, refused, customers - given - refused]
+        never_asked += customers - given - refused
+    # the sample has customers never asked: they are not counted as refusals
+    assert never_asked > 0
 
 
 def test_lineage_lists_every_asset_of_the_run_with_what_it_reads(sample_run: SampleRun, runs):
@@ -232,13 +253,13 @@ def raw_personal_values(lake: Path) -> set[str]:
     return {v.strip() for v in values if len(v.strip()) >= 2}
 
 
-def test_no_report_nor_data_docs_contain_raw_personal_data(sample_run: SampleRun):
+def test_no_report_nor_check_page_contains_raw_personal_data(sample_run: SampleRun):
     raw = raw_personal_values(sample_run.lake)
     assert len(raw) > 1000  # phones, emails, names and IDs of the sample
     assert any(re.fullmatch(r"1[3-9]\d{9}", v) for v in raw)
     assert any("@" in v for v in raw)
     files = [p for p in sample_run.reports.rglob("*") if p.suffix in TEXT_SUFFIXES]
-    assert len(files) >= 3  # the index and a report per run, plus Data Docs when built
+    assert len(files) >= 3  # the index and a report per run, plus the check pages
     for path in files:
         text = path.read_text(encoding="utf-8", errors="replace")
         texts = (text, unicodedata.normalize("NFKC", text))
@@ -330,3 +351,40 @@ def test_the_failure_sensor_records_a_failed_run_and_the_checks_it_skipped(
     assert set(SECTIONS) <= page.ids
     assert number(page.figures["blocking-failures"]) == 1
     assert number(page.figures["not-run"]) == 1
+
+
+def test_the_report_has_the_personal_data_inventory_trends_and_a_csv_of_its_checks(
+    sample_run: SampleRun, runs, con
+):
+    page = Page(report_page(sample_run, runs[1].run_id))
+    inventory = page.rows_with("data-table")
+    # lake tables from the contract, models from the dbt declarations, with their treatment
+    assert "national_id" in inventory["raw/crm/members"][3]  # sensitive
+    customer = inventory["marts.dim_customer"]
+    assert "phone_token" in customer[2] and "mask_phone" in customer[5]
+    assert "analysts" in customer[6] and "analysts" not in inventory["staging.stg_crm__members"][6]
+    # two runs recorded: each chart has this run and the one before
+    html = report_page(sample_run, runs[1].run_id)
+    charts = dict(re.findall(r'data-chart="([^"]+)" data-values="([^"]*)"', html))
+    assert {"checks-failed", "quarantine-rate", "customers"} <= set(charts)
+    assert len(charts["customers"].split("|")) == 2
+    customers = con.execute("select count(*) from marts.dim_customer").fetchone()[0]
+    assert charts["customers"].split("|")[-1] == f"{customers:,}"
+    rows = (sample_run.reports / runs[1].run_id / "checks.csv").read_text().splitlines()
+    recorded = con.execute(
+        "select count(*) from audit.check_results where run_id = ?", [runs[1].run_id]
+    ).fetchone()[0]
+    assert len(rows) == 1 + recorded
+
+
+def test_every_page_of_the_reports_renders_offline(sample_run: SampleRun):
+    """No page under reports/ asks the network for anything (no CDN script, style or image)."""
+    pages = list(sample_run.reports.rglob("*.html"))
+    assert len(pages) > 3
+    external = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//|url\(\s*['"]?(?:https?:)?//""")
+    found = [
+        str(page.relative_to(sample_run.reports))
+        for page in pages
+        if external.search(page.read_text(encoding="utf-8", errors="replace"))
+    ]
+    assert found == []

@@ -1,5 +1,5 @@
 """The GE runner on small frames: failures fail with observed and threshold, personal data never
-reaches a result or the Data Docs, and the suites of expectations/ hold together."""
+reaches a result or the check pages, and the suites of expectations/ hold together."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from great_expectations.core.expectation_validation_result import ExpectationValidationResult
+from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 from great_expectations.expectations.row_conditions import Column
 
 from expectations import all_suites
@@ -23,13 +25,15 @@ from expectations.ingest_landing_scan import SUITE as DELIVERIES
 from orchestration.lib.contracts import ENTITIES, entity
 from orchestration.lib.ingest.lake import Lake, ManifestEntry, raw_schema
 from orchestration.lib.quality.expectations import (
-    DataDocs,
+    SAMPLE_SIZE,
     Suite,
     SuiteResult,
     run_suite,
+    scrub,
     threshold_text,
     validate,
 )
+from orchestration.lib.quality.pages import CheckPages
 
 # fake personal data, distinctive enough to find anywhere it leaks
 PHONES = ["13912345678", "+86 139 8765 4321", "+8613700001111"]
@@ -122,7 +126,7 @@ def test_a_passing_expectation_passes_and_still_reports_what_it_saw(orders, orde
     assert amount.samples is None
 
 
-def test_pii_values_never_reach_results_or_data_docs(orders, order_suite, tmp_path):
+def test_pii_values_never_reach_results_or_check_pages(orders, order_suite, tmp_path):
     result = validate(order_suite, orders)
     phone, email = by_name(result)["phone_e164"], by_name(result)["email_lower_case"]
     # they fail, and say so, without the values
@@ -130,16 +134,16 @@ def test_pii_values_never_reach_results_or_data_docs(orders, order_suite, tmp_pa
     assert not email.passed and email.severity == "warning" and email.samples is None
     assert "withheld: personal data" in phone.description
     typed = json.dumps([asdict(r) for r in result.results], default=str)
-    scrubbed = json.dumps(result.validation.to_json_dict(), default=str)
-    pages = DataDocs(tmp_path / "data_docs", "run-1").add([result])
-    docs = _files_text(tmp_path)  # the HTML and the stored results it is rendered from
-    assert pages["orders"].is_file() and (tmp_path / "data_docs" / "index.html").is_file()
-    assert any(tmp_path.rglob("*.json")) and "phone_e164" in docs
+    pages = CheckPages(tmp_path / "checks", "run-1").add([result])
+    written = _files_text(tmp_path)  # the pages and the summaries the index is built from
+    assert pages["orders"].is_file() and (tmp_path / "checks" / "index.html").is_file()
+    assert any(tmp_path.rglob("*.json")) and "phone_e164" in written
     for value in PHONES + EMAILS:
-        for text in (typed, scrubbed, docs):
+        for text in (typed, written):
             assert value not in text and value.lower() not in text
-    # the docs do show the samples of columns that are not personal data
+    # the page says the values were withheld, and shows those of columns that are not personal
     page = pages["orders"].read_text(encoding="utf-8")
+    assert "withheld (personal data)" in page
     assert "lost" in page and "quantity" in page
 
 
@@ -149,12 +153,45 @@ def _files_text(root: Path) -> str:
     )
 
 
-def test_row_positions_are_dropped_and_the_fingerprint_is_not_computed(orders, order_suite):
-    result = validate(order_suite, orders)
-    for evr in result.validation.results:
-        for key in ("partial_unexpected_index_list", "unexpected_index_list", "unexpected_list"):
-            assert key not in evr.result
-    assert "pandas_data_fingerprint" not in result.validation.meta.get("batch_markers", {})
+def _evr(kind: str, column: str, result: dict, error: str | None = None):
+    return ExpectationValidationResult(
+        success=False,
+        expectation_config=ExpectationConfiguration(type=kind, kwargs={"column": column}),
+        result=result,
+        exception_info={"raised_exception": error is not None, "exception_message": error},
+    )
+
+
+def test_scrub_drops_row_positions_everywhere_and_every_value_of_personal_data():
+    values = [f"v{i}" for i in range(SAMPLE_SIZE + 5)]
+    positions = {
+        "partial_unexpected_index_list": [0, 1],
+        "unexpected_index_list": [0, 1],
+        "unexpected_index_query": "df.filter(items=[0, 1], axis=0)",
+    }
+    plain = _evr(
+        "expect_column_values_to_be_in_set",
+        "status",
+        {**positions, "partial_unexpected_list": values, "unexpected_list": values},
+    )
+    scrub(plain, pii=False)
+    assert plain.result == {"partial_unexpected_list": values[:SAMPLE_SIZE]}
+    personal = _evr(
+        "expect_column_values_to_match_regex",
+        "phone",
+        {
+            **positions,
+            "partial_unexpected_list": PHONES,
+            "partial_unexpected_counts": [{"value": p, "count": 1} for p in PHONES],
+            "observed_value": PHONES[0],
+            "unexpected_count": 3,
+        },
+        error=f"cannot compare: {PHONES[0]}",
+    )
+    scrub(personal, pii=True)
+    assert personal.result == {"unexpected_count": 3}
+    assert personal.exception_info["exception_message"] == "cannot compare"
+    assert personal.exception_info["exception_traceback"] is None
 
 
 def test_observed_columns_of_a_one_row_frame_are_the_observed_value():
@@ -358,15 +395,3 @@ def test_checks_are_one_per_rule_and_blocking_exactly_when_critical():
         spec = specs[dg.AssetCheckKey(dg.AssetKey(list(asset)), "ge_" + name)]
         assert spec.blocking == (severity == "critical")
     assert set(DeliveryThresholds.model_fields) == set(PARAMETERS) == set(DELIVERIES.parameters)
-
-
-def test_data_docs_collect_every_suite_of_a_run(orders, order_suite, tmp_path):
-    docs = DataDocs(tmp_path / "data_docs", "run-2")
-    other = frame_suite(
-        [warning("rows", gxe.ExpectTableRowCountToBeBetween(min_value=1), "rows.")],
-        name="other",
-    )
-    docs.add([validate(order_suite, orders)])
-    docs.add([validate(other, orders)])
-    index = (tmp_path / "data_docs" / "index.html").read_text(encoding="utf-8")
-    assert "orders" in index and "other" in index

@@ -9,6 +9,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -98,6 +99,50 @@ def test_same_config_gives_identical_bytes(out: Path, tmp_path: Path) -> None:
         }
 
     assert digests(out) == digests(again)
+
+
+def _digests(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "_truth" not in p.parts
+    }
+
+
+def test_a_landing_zone_grows_delivery_by_delivery_and_earlier_files_never_change(
+    out: Path, tmp_path: Path
+) -> None:
+    grown = tmp_path / "grown"
+    days = [dt.date.fromisoformat(p.name) for p in sorted((out / "pos" / "transactions").iterdir())]
+    first, second = days[len(days) // 2], days[len(days) // 2 + 1]
+    generate(replace(CONFIG, until=first), grown)
+    before = _digests(grown)
+    assert before and all(dt.date.fromisoformat(k.split("/")[2]) <= first for k in before)
+    summary = generate(replace(CONFIG, until=second), grown, extend=True)
+    after = _digests(grown)
+    # every earlier file is byte-identical, and the new ones are the next delivery's
+    assert {k: after[k] for k in before} == before
+    added = {k.split("/")[2] for k in after.keys() - before.keys()}
+    assert added == {second.isoformat()}
+    assert summary.existing == len(before)
+    # written to the end, it is the landing zone generated in one go
+    generate(replace(CONFIG, until=None), grown, extend=True)
+    assert _digests(grown) == _digests(out)
+    truth = pq.read_table(grown / "_truth" / "records.parquet")
+    assert truth.num_rows == pq.read_table(out / "_truth" / "records.parquet").num_rows
+
+
+def test_extending_refuses_another_population_or_an_earlier_date(out: Path, tmp_path: Path) -> None:
+    grown = tmp_path / "grown"
+    days = sorted((out / "pos" / "transactions").iterdir())
+    middle = dt.date.fromisoformat(days[len(days) // 2].name)
+    generate(replace(CONFIG, until=middle), grown)
+    with pytest.raises(ValueError, match="seed"):
+        generate(replace(CONFIG, seed=CONFIG.seed + 1, until=None), grown, extend=True)
+    with pytest.raises(ValueError, match="later --until"):
+        generate(replace(CONFIG, until=middle - dt.timedelta(days=7)), grown, extend=True)
+    with pytest.raises(FileExistsError):
+        generate(replace(CONFIG, until=None), grown)  # not without --extend
 
 
 def test_refuses_a_non_empty_output_folder(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import asdict, replace
 from html.parser import HTMLParser
 from pathlib import Path
@@ -32,8 +33,11 @@ SECTIONS = (
     "identity",
     "pii-scan",
     "consent",
+    "personal-data",
     "erasure",
+    "trends",
     "lineage",
+    "sign-off",
 )
 RUN_ID = "0f3c9a52-7d41-4e8b-9c11-5a2b7e6d4f10"
 AT = dt.datetime(2026, 5, 1, 8, 30)
@@ -181,10 +185,10 @@ def fabricated_run(**changes) -> RunRecord:
             "purposes": [
                 {
                     "purpose": "Marketing by SMS",
-                    "column": "consent_marketing_sms",
+                    "column": "marketing_sms",
                     "given": 12,
                     "refused": 20,
-                    "unknown": 9,
+                    "never_recorded": 9,
                     "share_given": 12 / 41,
                 }
             ],
@@ -474,16 +478,22 @@ def test_consent_identity_and_erasure_figures_come_from_the_warehouse():
     con = duckdb.connect()
     con.execute("create schema marts")
     con.execute(
-        "create table marts.dim_customer as select * from (values "
-        "(true, false, null, true, true, true), (false, false, true, null, true, true), "
-        "(null, null, null, null, null, false)) as t(consent_marketing_sms, "
-        "consent_marketing_wechat, consent_marketing_email, consent_personalisation, "
-        "consent_analytics, has_marketing_consent)"
+        "create table marts.dim_customer as "
+        "select * from (values ('C1'), ('C2'), ('C3')) as t(customer_id)"
+    )
+    # C1: SMS granted, WeChat withdrawn; C2: SMS withdrawn; C3: never asked anything
+    con.execute(
+        "create table marts.fct_customer_consents as select * from (values "
+        "('C1', 'marketing_sms', true), ('C1', 'marketing_wechat', false), "
+        "('C2', 'marketing_sms', false)) as t(customer_id, purpose, is_granted)"
     )
     consent = report.consent_coverage(con)
-    sms = next(p for p in consent["purposes"] if p["column"] == "consent_marketing_sms")
+    by_purpose = {p["column"]: p for p in consent["purposes"]}
     assert consent["customers"] == 3
-    assert (sms["given"], sms["refused"], sms["unknown"]) == (1, 1, 1)
+    figures = ("given", "refused", "never_recorded")
+    assert tuple(by_purpose["marketing_sms"][f] for f in figures) == (1, 1, 1)
+    assert tuple(by_purpose["marketing_email"][f] for f in figures) == (0, 0, 3)
+    assert tuple(by_purpose["any_marketing"][f] for f in figures) == (1, 1, 1)
 
     assert report.identity_figures(con, RUN_ID, None) == {"resolved": False}
     assert report.erasure_requests(con, None, None) == {"available": False}
@@ -499,3 +509,57 @@ def test_consent_identity_and_erasure_figures_come_from_the_warehouse():
     assert (erasure["total"], erasure["verified"], erasure["in_period"]) == (1, 1, 1)
     assert erasure["latest"][0]["rows_removed"] == 3
     assert erasure["latest"][0]["subject_token"] == "ab" * 6  # shortened
+
+
+def test_trends_chart_the_recorded_runs_up_to_this_one():
+    con = duckdb.connect()
+    older, newer = fabricated_run(), fabricated_run()
+    runs = [
+        replace(older, run_id="a" * 8 + RUN_ID[8:], started_at=AT - dt.timedelta(days=2)),
+        replace(older, run_id="b" * 8 + RUN_ID[8:], started_at=AT - dt.timedelta(days=1)),
+        replace(newer, started_at=AT),
+        replace(newer, run_id="c" * 8 + RUN_ID[8:], started_at=AT + dt.timedelta(days=1)),
+    ]
+    for index, run in enumerate(runs):
+        run = replace(run, checks_failed=index, rows_read=100, rows_quarantined=index * 5)
+        history.record_run(con, run, [])
+    trends = history.trends(con, RUN_ID)
+    # oldest first, up to this run: the later run is not in its report
+    assert [t["run_id"][:1] for t in trends] == ["a", "b", RUN_ID[:1]]
+    page = Page(report.render_report(fabricated_run(), CHECKS, trends=trends))
+    charts = {a["data-chart"]: a["data-values"] for a in page.data if a.get("data-chart")}
+    assert charts["checks-failed"] == "0|1|2"
+    assert charts["quarantine-rate"] == "0.00%|5.00%|10.00%"
+    assert page.tags.count("rect") >= 3 * len(charts) - 3  # a zero still draws a sliver
+
+
+def test_the_report_lists_the_personal_data_inventory_and_writes_its_checks_as_csv(
+    tmp_path: Path,
+):
+    inventory = [
+        {
+            "place": "marts",
+            "table": "marts.dim_customer",
+            "columns": {"direct": ["phone_masked", "phone_token"], "quasi": ["city"]},
+            "treatments": ["hmac_token", "mask_phone"],
+            "readers": "data engineer; analysts",
+        }
+    ]
+    run = fabricated_run(report={**fabricated_run().report, "inventory": inventory})
+    path = report.write_report(tmp_path, run, CHECKS)
+    page = Page(path.read_text(encoding="utf-8"))
+    rows = [a for a in page.data if a.get("class") == "inventory"]
+    assert [r["data-table"] for r in rows] == ["marts.dim_customer"]
+    assert "mask_phone" in page.visible and "phone_token" in page.visible
+    table = (path.parent / "checks.csv").read_text(encoding="utf-8").splitlines()
+    assert table[0].startswith("layer,asset_key,check_name,outcome,severity")
+    assert len(table) == 1 + len(CHECKS)
+    assert any(",failed,ERROR," in line for line in table[1:])
+
+
+def test_the_report_needs_nothing_from_the_network(tmp_path: Path):
+    path = report.write_report(tmp_path, fabricated_run(), CHECKS)
+    html = path.read_text(encoding="utf-8")
+    assert re.findall(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", html) == []
+    assert re.findall(r"url\(\s*['\"]?(?:https?:)?//", html) == []
+    assert "@import" not in html

@@ -8,7 +8,8 @@ from orchestration.lib.identity.duckdb_udfs import register
 from orchestration.lib.identity.evaluate import evaluate
 from orchestration.lib.identity.locale import Locale
 from orchestration.lib.identity.resolve import SCHEMA, ResolverConfig, ids_unaccounted, resolve
-from orchestration.resources import LocaleResource, WarehouseResource
+from orchestration.lib.owners import owners
+from orchestration.resources import LocaleResource, RunModeResource, WarehouseResource
 
 XREF = dg.AssetKey([SCHEMA, "customer_xref"])
 LINKS = dg.AssetKey([SCHEMA, "identity_links"])
@@ -38,6 +39,7 @@ class IdentityConfig(dg.Config):
         dg.AssetSpec(
             XREF,
             group_name="identity",
+            owners=owners("identity"),
             deps=INPUTS,
             kinds={"duckdb", "splink", "python"},
             tags={"layer": "identity", "pii": ""},
@@ -47,6 +49,7 @@ class IdentityConfig(dg.Config):
         dg.AssetSpec(
             LINKS,
             group_name="identity",
+            owners=owners("identity"),
             deps=INPUTS,
             kinds={"duckdb", "python"},
             tags={"layer": "identity"},
@@ -88,6 +91,7 @@ def identity_resolution(
     config: IdentityConfig,
     warehouse: WarehouseResource,
     locale: LocaleResource,
+    run_mode: RunModeResource,
 ):
     resolver = ResolverConfig(
         match_probability=config.match_probability,
@@ -102,11 +106,20 @@ def identity_resolution(
             run_id=context.run.run_id,
             config=resolver,
             progress=lambda step: context.log.info(f"identity resolution: {step} done"),
+            full_refresh=run_mode.full_refresh,
+            retrain=run_mode.retrain,
+        )
+        scope = result.scope
+        resolved = (
+            f"all {scope['records']:,} records ({scope['why']})"
+            if scope["full"]
+            else f"{scope['records']:,} records around {scope['seeds']:,} changed"
+            + (f", {scope['removed']:,} removed" if scope["removed"] else "")
         )
         progress.report(
-            f"identity: {result.resolved_records:,} records → {result.customers:,} customers; "
-            f"ids created {result.ids_created:,}, merged {result.ids_merged:,}, "
-            f"split {result.ids_split:,} ({result.seconds['total']:.1f}s)"
+            f"identity: resolved {resolved}; {result.resolved_records:,} records → "
+            f"{result.customers:,} customers; ids created {result.ids_created:,}, merged "
+            f"{result.ids_merged:,}, split {result.ids_split:,} ({result.seconds['total']:.1f}s)"
         )
         training = result.training
         skipped = [
@@ -119,10 +132,11 @@ def identity_resolution(
                 "identity: probabilistic model not trained "
                 f"({training.get('reason') or 'no reason given'}); deterministic links only"
             )
-        elif skipped:
+        elif training.get("trained_because"):
             progress.report(
-                f"identity: model trained on {', '.join(training.get('columns', []))}; "
-                f"skipped: {'; '.join(skipped)}"
+                f"identity: model trained ({training['trained_because']}) on "
+                f"{', '.join(training.get('columns', []))}"
+                + (f"; skipped: {'; '.join(skipped)}" if skipped else "")
             )
         for key in result.unknown_override_keys:
             context.log.warning(f"override names an unknown record: {key}")
@@ -138,6 +152,7 @@ def identity_resolution(
                 "largest_customer_profiles": result.largest_customer_profiles,
                 "largest_customer_records": result.largest_customer_records,
                 "seconds": dg.MetadataValue.json(result.seconds),
+                "scope": dg.MetadataValue.json(result.scope),
                 "training": dg.MetadataValue.json(result.training),
             },
         )

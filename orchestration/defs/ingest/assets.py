@@ -11,6 +11,7 @@ from orchestration.lib.ingest.lake import Lake
 from orchestration.lib.ingest.landing import scan_landing
 from orchestration.lib.ingest.loader import EntityLoadResult, load_entity, new_load_id
 from orchestration.lib.ingest.parse import Limits
+from orchestration.lib.owners import owners
 from orchestration.resources import LocaleResource, WarehouseResource
 
 
@@ -60,6 +61,7 @@ def build_ingest_asset(target: Entity) -> dg.AssetsDefinition:
         dg.AssetSpec(
             asset_key(table),
             group_name=target.source,
+            owners=owners(target.source),
             description=table.description,
             deps=[asset_key(entity(*dep.split("."))) for dep in target.depends_on],
             kinds={"parquet", "python"},
@@ -214,6 +216,7 @@ def columns_check(key: dg.AssetKey, result: EntityLoadResult) -> dg.AssetCheckRe
 @dg.asset(
     key=["ingest", "landing_scan"],
     group_name="ingest",
+    owners=owners("ingest"),
     kinds={"python"},
     check_specs=[
         dg.AssetCheckSpec(
@@ -251,6 +254,7 @@ ingest_outputs = [
     dg.AssetSpec(
         ["ingest", name],
         group_name="ingest",
+        owners=owners("ingest"),
         description=doc,
         kinds={"parquet"},
         deps=[asset_key(e) for e in ENTITIES],

@@ -12,6 +12,7 @@ from orchestration.defs.quality.checks import ge_checks
 from orchestration.defs.quality.pii_scan import pii_scan
 from orchestration.defs.transform import assets as transform
 from orchestration.lib import progress
+from orchestration.lib.owners import owners
 from orchestration.lib.publish import (
     PUBLISHED_SCHEMAS,
     publish_snapshot,
@@ -79,6 +80,7 @@ def build_publish_asset(
     @dg.asset(
         key=SNAPSHOT,
         group_name="publish",
+        owners=owners("publish"),
         deps=list(marts),
         kinds={"duckdb", "parquet", "python"},
         tags={"layer": "publish"},

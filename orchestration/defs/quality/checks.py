@@ -4,8 +4,9 @@ One op per checked asset runs the suites of that asset, so each op waits only fo
 (and what a suite additionally reads) and no op sits between two layers. Critical rules are
 blocking checks: a failure stops everything downstream of the asset in the run, the publication
 of the marts included (publish/marts_snapshot also refuses marts whose latest blocking check
-failed). Warnings never block. Scrubbed results go to the run's GE Data Docs at
-`<reports>/<run id>/data_docs/index.html`.
+failed). Warnings never block. The scrubbed results of each suite become a static page of the run,
+`<reports>/<run id>/checks/<suite>.html`, listed in `<reports>/<run id>/checks/index.html`; the
+metadata of every check result links its suite's page (`page`).
 """
 
 from collections import defaultdict
@@ -21,13 +22,13 @@ from orchestration.lib import progress
 from orchestration.lib.quality.expectations import (
     CRITICAL,
     WITHHELD,
-    DataDocs,
     ExpectationResult,
     Suite,
     SuiteResult,
     run_suite,
     threshold_text,
 )
+from orchestration.lib.quality.pages import CheckPages
 from orchestration.resources import WarehouseResource
 
 PREFIX = "ge_"
@@ -122,9 +123,9 @@ def _run(
     ]
     run_id = context.run.run_id
     try:
-        pages = DataDocs(warehouse.reports / run_id / "data_docs", run_id).add(results)
+        pages = CheckPages(warehouse.reports / run_id / "checks", run_id).add(results)
     except Exception as error:  # the checks stand without their HTML pages
-        context.log.warning(f"GE Data Docs not written: {type(error).__name__}: {error}")
+        context.log.warning(f"GE check pages not written: {type(error).__name__}: {error}")
         pages = {}
     for result in results:
         failed = [r.name for r in result.results if not r.passed]
@@ -178,7 +179,7 @@ def check_metadata(
     if item.error:
         metadata["error"] = item.error[:500]
     if page is not None:
-        metadata["data_docs"] = dg.MetadataValue.path(str(page))
+        metadata["page"] = dg.MetadataValue.path(str(page))
     return metadata
 
 

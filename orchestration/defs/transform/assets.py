@@ -2,6 +2,7 @@
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -10,13 +11,14 @@ from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 from orchestration.lib import progress
 from orchestration.lib.dbt_translator import Omni360DbtTranslator, model_keys
 from orchestration.lib.publish import PUBLISHED_SCHEMAS
-from orchestration.resources import LocaleResource, WarehouseResource
+from orchestration.resources import LocaleResource, RunModeResource, WarehouseResource
 from orchestration.settings import DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 dbt_project.prepare_if_dev()
 # the published marts: the publication waits for them, the PII scan checks each
 MARTS = model_keys(dbt_project, PUBLISHED_SCHEMAS)
+PROGRESS_SECONDS = 10
 
 
 @dbt_assets(
@@ -29,12 +31,24 @@ def omni360_dbt_models(
     dbt: DbtCliResource,
     warehouse: WarehouseResource,
     locale: LocaleResource,
+    run_mode: RunModeResource,
 ):
-    progress.report("dbt build: models and their tests")
+    models, tests = len(context.selected_asset_keys), len(context.selected_asset_check_keys)
+    progress.report(f"dbt build: {models} models and seeds, {tests} tests")
     # the run's locations and the deployment's locale reach dbt as vars (profiles.yml, sources)
     dbt_vars = json.dumps({**warehouse.dbt_vars(), **locale.locale.dbt_vars()})
-    yield from dbt.cli(["build", "--vars", dbt_vars], context=context).stream()
-    progress.report("dbt build: done")
+    refresh = ["--full-refresh"] if run_mode.full_refresh or run_mode.retrain else []
+    built = tested = 0
+    said = time.monotonic()
+    for event in dbt.cli(["build", "--vars", dbt_vars, *refresh], context=context).stream():
+        built += isinstance(event, dg.Output | dg.AssetMaterialization)
+        tested += isinstance(event, dg.AssetCheckResult)
+        # a long build says how far it got, without a line per model
+        if time.monotonic() - said >= PROGRESS_SECONDS:
+            progress.report(f"dbt build: {built} of {models} built, {tested} of {tests} tested")
+            said = time.monotonic()
+        yield event
+    progress.report(f"dbt build: done, {built} built, {tested} tested")
 
 
 defs = dg.Definitions(

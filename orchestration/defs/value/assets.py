@@ -9,15 +9,15 @@ import duckdb
 import pandas as pd
 
 from orchestration.lib import progress
+from orchestration.lib.owners import owners
 from orchestration.lib.value import store
 from orchestration.lib.value.clv import (
     CURRENCY,
-    BacktestResult,
     ClvConfig,
     backtest,
     score_customers,
 )
-from orchestration.resources import WarehouseResource
+from orchestration.resources import RunModeResource, WarehouseResource
 
 SCHEMA = store.SCHEMA
 CUSTOMER_CLV = dg.AssetKey([SCHEMA, "customer_clv"])
@@ -36,6 +36,11 @@ class ValueConfig(dg.Config):
     holdout_days: int | None = None
     # backtest_within_tolerance warns above this absolute aggregate hold-out purchase error
     max_backtest_error_pct: float = 15.0
+    # the model is fitted again when the as-of date has moved this many days past the last fit,
+    # or the customers with orders have grown by this share (or on --retrain); between fits the
+    # tables stand, each row saying its observation_end_date (docs/value.md#when-it-is-refitted)
+    refit_after_days: int = 7
+    refit_growth: float = 0.10
 
 
 @dg.multi_asset(
@@ -44,6 +49,7 @@ class ValueConfig(dg.Config):
         dg.AssetSpec(
             CUSTOMER_CLV,
             group_name=SCHEMA,
+            owners=owners(SCHEMA),
             deps=[ORDERS],
             kinds={"duckdb", "pymc", "python"},
             tags={"layer": SCHEMA},
@@ -55,6 +61,7 @@ class ValueConfig(dg.Config):
         dg.AssetSpec(
             CLV_BACKTEST,
             group_name=SCHEMA,
+            owners=owners(SCHEMA),
             deps=[ORDERS],
             kinds={"duckdb", "pymc", "python"},
             tags={"layer": SCHEMA},
@@ -80,15 +87,33 @@ class ValueConfig(dg.Config):
     ],
 )
 def customer_value(
-    context: dg.AssetExecutionContext, config: ValueConfig, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    config: ValueConfig,
+    warehouse: WarehouseResource,
+    run_mode: RunModeResource,
 ):
     started = time.perf_counter()
     con = duckdb.connect(str(warehouse.warehouse))
     try:
         counts, latest = store.order_counts(con)
-        orders = store.read_orders(con)
         as_of = date.fromisoformat(config.as_of_date) if config.as_of_date else latest
         as_of = as_of or date.today()  # no orders at all: empty tables
+        fit = store.last_fit(con)
+        why = (
+            "retraining asked for"
+            if run_mode.retrain
+            else store.refit_reason(
+                fit,
+                as_of,
+                store.customers_with_orders(con),
+                after_days=config.refit_after_days,
+                growth=config.refit_growth,
+            )
+        )
+        if why is None and fit is not None:
+            yield from _kept(context, con, fit, as_of, config)
+            return
+        orders = store.read_orders(con)
         history_days = (as_of - orders["ordered_at"].min().date()).days if len(orders) else 0
         settings = ClvConfig(
             monthly_discount_rate=config.monthly_discount_rate,
@@ -110,7 +135,8 @@ def customer_value(
     seconds = round(time.perf_counter() - started, 1)
     error = tested.purchases_error_pct
     progress.report(
-        f"value: {len(scored.customers):,} customers → CLV ({scored.fallback_customers:,} "
+        f"value: fitted ({why}): {len(scored.customers):,} customers → CLV "
+        f"({scored.fallback_customers:,} "
         f"fallback), back-test purchases error "
         f"{'n/a' if error is None else f'{error:+.1f}%'} on {tested.customers:,} customers "
         f"(fits {scored.fit_seconds:.1f}s + {tested.fit_seconds:.1f}s, {seconds:.1f}s)"
@@ -119,6 +145,8 @@ def customer_value(
         asset_key=CUSTOMER_CLV,
         metadata={
             "dagster/row_count": len(scored.customers),
+            "refitted": True,
+            "refit_because": why,
             "observation_end": str(as_of),
             **counts,
             "customers": len(scored.customers),
@@ -166,11 +194,44 @@ def customer_value(
             "threshold": 0,
         },
     )
-    yield _tolerance_check(tested, config.max_backtest_error_pct)
+    yield _tolerance_check(
+        tested.purchases_error_pct, tested.spend_error_pct, config.max_backtest_error_pct
+    )
 
 
-def _tolerance_check(tested: BacktestResult, tolerance: float) -> dg.AssetCheckResult:
-    error = tested.purchases_error_pct
+def _kept(
+    context: dg.AssetExecutionContext,
+    con: duckdb.DuckDBPyConnection,
+    fit: store.Fit,
+    as_of: date,
+    config: ValueConfig,
+):
+    """The last fit stands: its tables are checked again, not recomputed."""
+    bad = store.invalid_predictions(con)
+    progress.report(
+        f"value: kept the fit as of {fit.observation_end} for {fit.customers:,} customers "
+        f"(as-of date {as_of}; fitted again {config.refit_after_days} days after it or at "
+        f"{config.refit_growth:.0%} more customers, or with --retrain)"
+    )
+    kept = {"refitted": False, "observation_end": str(fit.observation_end)}
+    yield dg.MaterializeResult(
+        asset_key=CUSTOMER_CLV, metadata={**kept, "dagster/row_count": fit.customers}
+    )
+    yield dg.MaterializeResult(asset_key=CLV_BACKTEST, metadata=kept)
+    yield dg.AssetCheckResult(
+        asset_key=CUSTOMER_CLV,
+        check_name="predictions_are_finite",
+        passed=bad == 0,
+        metadata={"invalid_rows": bad, "customers": fit.customers, "observed": bad, "threshold": 0},
+    )
+    yield _tolerance_check(
+        fit.purchases_error_pct, fit.spend_error_pct, config.max_backtest_error_pct
+    )
+
+
+def _tolerance_check(
+    error: float | None, spend_error: float | None, tolerance: float
+) -> dg.AssetCheckResult:
     if error is None:
         return dg.AssetCheckResult(
             asset_key=CLV_BACKTEST,
@@ -185,10 +246,15 @@ def _tolerance_check(tested: BacktestResult, tolerance: float) -> dg.AssetCheckR
         check_name="backtest_within_tolerance",
         passed=abs(error) <= tolerance,
         severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"predicted hold-out purchases {error:+.2f}% off the actual ones "
+            + (f"(spend {spend_error:+.2f}%) " if _figure(spend_error) is not None else "")
+            + f"against a tolerance of ±{tolerance:g}%"
+        ),
         metadata={
             "measured": True,
             "purchases_error_pct": round(error, 2),
-            "spend_error_pct": _figure(tested.spend_error_pct),
+            "spend_error_pct": _figure(spend_error),
             "tolerance_pct": tolerance,
             "observed": f"{error:+.2f}%",
             "threshold": f"±{tolerance:g}%",

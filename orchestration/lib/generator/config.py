@@ -53,6 +53,9 @@ class GeneratorConfig:
     days: int = 120
     delivery: str = "weekly"  # daily | weekly | monthly
     noise: NoiseConfig = field(default_factory=NoiseConfig)
+    # write only the deliveries up to this date (None: all). The same population and period
+    # with a later date writes the following deliveries and leaves every earlier file as it was
+    until: dt.date | None = None
 
     def __post_init__(self) -> None:
         if self.persons < 1:
@@ -65,6 +68,8 @@ class GeneratorConfig:
             raise ValueError(f"delivery must be daily, weekly or monthly, not {self.delivery!r}")
         if self.days < 1:
             raise ValueError("days must be at least 1")
+        if self.until is not None and self.until <= self.start:
+            raise ValueError(f"until ({self.until}) must come after the start ({self.start})")
         for f in dataclasses.fields(self.noise):
             rate = getattr(self.noise, f.name)
             if not 0.0 <= rate <= 1.0:
@@ -75,10 +80,19 @@ class GeneratorConfig:
         """First day after the period."""
         return self.start + dt.timedelta(days=self.days)
 
+    def delivered(self, day: dt.date) -> bool:
+        """Whether the delivery of `day` is written (see `until`)."""
+        return self.until is None or day <= self.until
+
     def as_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["start"] = self.start.isoformat()
+        data["until"] = self.until.isoformat() if self.until else None
         return data
+
+    def population(self) -> dict[str, Any]:
+        """What makes two landing zones the same population and period (everything but `until`)."""
+        return {k: v for k, v in self.as_json().items() if k != "until"}
 
 
 @dataclass
@@ -88,3 +102,4 @@ class GenerationSummary:
     malformed: int
     seconds: float
     redelivered: int = 0
+    existing: int = 0  # of `files`, already there with the same bytes (an extended landing zone)

@@ -24,18 +24,44 @@ from orchestration.lib.generator.writer import LandingWriter, Schedule, delivery
 Progress = Callable[[str, int], None]
 
 
-def _check_out(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+def _check_out(out: Path, config: GeneratorConfig, extend: bool) -> None:
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        return
+    if not extend:
         raise FileExistsError(f"output folder {out} exists and is not empty")
+    written = out / "_truth" / "config.json"
+    if not written.is_file():
+        raise FileExistsError(f"{out} holds no generated landing zone ({written} is missing)")
+    before = json.loads(written.read_text(encoding="utf-8"))
+    now = config.population()
+    keys = (now.keys() | before.keys()) - {"until"}
+    changed = sorted(k for k in keys if before.get(k) != now.get(k))
+    if changed:
+        raise ValueError(
+            f"{out} was generated for another population or period ({', '.join(changed)} "
+            "differ): a landing zone can only be extended with the same settings and a later "
+            "--until"
+        )
+    if before.get("until") is None or (
+        config.until is not None and config.until.isoformat() < before["until"]
+    ):
+        raise ValueError(
+            f"{out} already holds the deliveries up to {before.get('until') or 'the end'}: "
+            "extend it with a later --until"
+        )
 
 
 def generate(
-    config: GeneratorConfig, out: Path, progress: Progress | None = None
+    config: GeneratorConfig, out: Path, progress: Progress | None = None, *, extend: bool = False
 ) -> GenerationSummary:
-    """Write the landing zone and its answer key (`<out>/_truth/`) for `config`."""
+    """Write the landing zone and its answer key (`<out>/_truth/`) for `config`.
+
+    `extend`: `out` holds the same population and period written up to an earlier `until`;
+    the deliveries after it are added, and every file already there must come out the same
+    bytes (FileExistsError otherwise). The answer key is rewritten for what is delivered."""
     started = time.perf_counter()
     out = Path(out)
-    _check_out(out)
+    _check_out(out, config, extend)
     report = progress or (lambda step, rows: None)
     pools = build_pools(config.locale, config.seed)
     persons = build_persons(config, pools)
@@ -55,6 +81,7 @@ def generate(
     return GenerationSummary(
         rows=dict(writer.rows),
         files=writer.files,
+        existing=writer.existing,
         malformed=len(writer.malformed_rows),
         seconds=time.perf_counter() - started,
         redelivered=len(writer.redelivered),

@@ -4,7 +4,6 @@ re-delivered files, and record every line in the answer key."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,6 +72,8 @@ class LandingWriter:
     person_id: pa.Array
     rows: dict[str, int] = field(default_factory=dict)
     files: int = 0
+    existing: int = 0  # files already there, the same bytes (a continued landing zone)
+    _redelivery_drawn: bool = False  # a re-delivery was drawn, written or not (see `until`)
     malformed_rows: list[tuple] = field(default_factory=list)
     redelivered: list[tuple[str, str]] = field(default_factory=list)
     _records: pq.ParquetWriter | None = None
@@ -127,6 +128,7 @@ class LandingWriter:
         first_line = 2 if header else 1
         person = pa.array(batch.person, mask=batch.person < 0)
         person_ids = self.person_id.take(person)
+        written = 0
         for s, e in zip(starts, ends, strict=True):
             rows_here = row[s:e]
             day = self.schedule.dates[int(deliv[s])]
@@ -134,11 +136,15 @@ class LandingWriter:
                 f"{entity.source}/{entity.name}/{day.isoformat()}/"
                 f"{entity.name}_{day:%Y%m%d}.{entity.format}"
             )
+            if not self.config.delivered(day):
+                # not delivered yet; the random draws below still happen, so that the files
+                # written by a later `until` are the same as in one run
+                if not is_bad[rows_here].any():
+                    self._maybe_redeliver(batch, rel, int(deliv[s]), None, rng)
+                continue
             data = header + _joined(_file_lines(batch, rows_here, is_bad, bad_at))
-            path = self.out / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-            self.files += 1
+            self._put(rel, data)
+            written += len(rows_here)
             line_no = np.arange(first_line, first_line + len(rows_here), dtype=np.int64)
             records = self._record_table(batch, person_ids, rows_here, rel, line_no, is_bad)
             self._records.write_table(records)
@@ -159,8 +165,23 @@ class LandingWriter:
                 )
             if not is_bad[rows_here].any():
                 self._maybe_redeliver(batch, rel, int(deliv[s]), records, rng)
-        self.rows[entity.key] = self.rows.get(entity.key, 0) + len(row)
+        self.rows[entity.key] = self.rows.get(entity.key, 0) + written
         return delivery
+
+    def _put(self, rel: str, data: bytes) -> None:
+        """Write one landing file; one already there (a continued landing zone) must be the same."""
+        path = self.out / rel
+        if path.exists():
+            if path.read_bytes() != data:
+                raise FileExistsError(
+                    f"{rel} already exists with other contents: the landing zone was not "
+                    "generated with the same population and period"
+                )
+            self.existing += 1
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        self.files += 1
 
     def _record_table(
         self,
@@ -187,21 +208,27 @@ class LandingWriter:
         )
 
     def _maybe_redeliver(
-        self, batch: Batch, rel: str, delivery: int, records: pa.Table, rng: np.random.Generator
+        self,
+        batch: Batch,
+        rel: str,
+        delivery: int,
+        records: pa.Table | None,
+        rng: np.random.Generator,
     ) -> None:
         rate = self.config.noise.redelivered_file
         # at least one re-delivered file per dataset, so the case is always there to test
-        force = rate > 0 and not self.redelivered and batch.entity.key == "pos.transactions"
+        force = rate > 0 and not self._redelivery_drawn and batch.entity.key == "pos.transactions"
         if not (rng.random() < rate or force):
             return
         later = delivery + int(rng.integers(1, 3))
         if later >= len(self.schedule.dates):
             return
+        self._redelivery_drawn = True
         day = self.schedule.dates[later]
+        if records is None or not self.config.delivered(day):
+            return
         copy = f"{batch.entity.source}/{batch.entity.name}/{day.isoformat()}/{rel.split('/')[-1]}"
-        (self.out / copy).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(self.out / rel, self.out / copy)
-        self.files += 1
+        self._put(copy, (self.out / rel).read_bytes())
         self.redelivered.append((rel, copy))
         self._records.write_table(
             records.set_column(

@@ -9,31 +9,15 @@ the limit; the refusal (and its reason) is returned for the links table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from array import array
+from collections.abc import Collection, Sequence
 from datetime import date
 
 from jellyfish import damerau_levenshtein_distance
 
 ACCEPTED = "accepted"
 REDUNDANT = "redundant"  # both records were already in one cluster
-
-
-_NONE: frozenset = frozenset()  # shared by the millions of clusters that hold no such value
-
-
-@dataclass(slots=True)
-class _Cluster:
-    national_ids: frozenset[str] = _NONE
-    birth_dates: frozenset[date] = _NONE
-    never: frozenset[int] = _NONE  # nodes this cluster must never join
-    profiles: int = 0
-    named: bool = False
-    wechat: bool = False  # holds a WeChat unionid: a person, even without a name
-    apps: frozenset[str] = _NONE  # social apps and shop platforms it has an account on
-
-
-def _union(left: frozenset, right: frozenset) -> frozenset:
-    return left | right if left and right else left or right
+NAMED, WECHAT = 1, 2  # a cluster's flags: holds a named profile, holds a WeChat unionid
 
 
 def birth_dates_conflict(left: date, right: date) -> bool:
@@ -54,7 +38,7 @@ def birth_dates_conflict(left: date, right: date) -> bool:
     return False
 
 
-def birth_dates_disagree(left: frozenset[date], right: frozenset[date]) -> bool:
+def birth_dates_disagree(left: Collection[date], right: Collection[date]) -> bool:
     """Two clusters' birth dates are two people's: none of one agrees with any of the other (a
     cluster holding two dates, one mistyped, joins a record that has either)."""
     return bool(left and right) and not any(
@@ -62,18 +46,27 @@ def birth_dates_disagree(left: frozenset[date], right: frozenset[date]) -> bool:
     )
 
 
-def national_ids_conflict(left: frozenset[str], right: frozenset[str]) -> bool:
+def national_ids_conflict(left: Collection[str], right: Collection[str]) -> bool:
     """Two different numbers, not one number typed with one slip (checksummed schemes null a
     mistyped number before it gets here; `generic` numbers keep theirs)."""
     return any(a != b and damerau_levenshtein_distance(a, b) > 1 for a in left for b in right)
 
 
 class ConstrainedUnionFind:
-    """Union-find over nodes 0..n-1 whose clusters carry the attributes the guards check."""
+    """Union-find over nodes 0..n-1 whose clusters carry the attributes the guards check.
+
+    Columnar, for memory that grows gently with millions of records: parents, profile counts and
+    flags in arrays; the few values a cluster holds (national IDs, birth dates, apps, never-link
+    partners) in dictionaries keyed by its root, only for clusters that hold any, as tuples."""
 
     def __init__(self, max_profiles: int, national_ids_prove: bool = True) -> None:
-        self.parent: list[int] = []
-        self.clusters: list[_Cluster | None] = []
+        self.parent = array("q")
+        self.profile_count = array("l")
+        self.flags = bytearray()  # NAMED | WECHAT
+        self.national_ids: dict[int, tuple[str, ...]] = {}
+        self.birth_dates: dict[int, tuple[date, ...]] = {}
+        self.apps: dict[int, tuple[str, ...]] = {}
+        self.never: dict[int, tuple[int, ...]] = {}
         self.max_profiles = max_profiles
         # a checksummed national ID (the PRC's) proves who someone is: two different ones are
         # two people. Without a checksum a different number may be a mistyped one, and only
@@ -90,25 +83,43 @@ class ConstrainedUnionFind:
         has_unionid: bool = False,
         account_app: str | None = None,
     ) -> int:
-        node = len(self.parent)
-        self.parent.append(node)
-        self.clusters.append(
-            _Cluster(
-                national_ids=frozenset((national_id,)) if national_id else _NONE,
-                birth_dates=frozenset((birth_date,)) if birth_date else _NONE,
-                profiles=int(is_profile),
-                named=is_named,
-                wechat=has_unionid,
-                apps=frozenset((account_app,)) if account_app else _NONE,
-            )
+        return self.add_many(
+            [national_id], [birth_date], [is_profile], [is_named], [has_unionid], [account_app]
         )
-        return node
+
+    def add_many(
+        self,
+        national_ids: Sequence[str | None],
+        birth_dates: Sequence[date | None],
+        is_profile: Sequence[bool],
+        is_named: Sequence[bool],
+        has_unionid: Sequence[bool],
+        account_apps: Sequence[str | None],
+    ) -> int:
+        """Add nodes, one per position of the columns; returns the first one's number."""
+        first = len(self.parent)
+        count = len(is_profile)
+        self.parent.extend(range(first, first + count))
+        self.profile_count.extend(int(bool(p)) for p in is_profile)
+        self.flags.extend(
+            (NAMED if named else 0) | (WECHAT if wechat else 0)
+            for named, wechat in zip(is_named, has_unionid, strict=True)
+        )
+        for values, store in (
+            (national_ids, self.national_ids),
+            (birth_dates, self.birth_dates),
+            (account_apps, self.apps),
+        ):
+            for offset, value in enumerate(values):
+                if value is not None:
+                    store[first + offset] = (value,)
+        return first
 
     def forbid(self, left: int, right: int) -> None:
         """A never-link pair: the clusters holding them may never merge."""
         for node, other in ((left, right), (right, left)):
-            cluster = self._cluster(node)
-            cluster.never = cluster.never | {other}
+            root = self.find(node)
+            self.never[root] = (*self.never.get(root, ()), other)
 
     def find(self, node: int) -> int:
         parent = self.parent
@@ -119,29 +130,24 @@ class ConstrainedUnionFind:
             parent[node], node = root, parent[node]
         return root
 
-    def _cluster(self, node: int) -> _Cluster:
-        cluster = self.clusters[self.find(node)]
-        assert cluster is not None
-        return cluster
-
     def is_named(self, node: int) -> bool:
-        return self._cluster(node).named
+        return bool(self.flags[self.find(node)] & NAMED)
 
     def has_unionid(self, node: int) -> bool:
-        return self._cluster(node).wechat
+        return bool(self.flags[self.find(node)] & WECHAT)
 
     def apps_overlap(self, roots: list[int]) -> bool:
         """Two of these clusters hold accounts on one app or platform: two persons."""
         seen: set[str] = set()
         for root in roots:
-            apps = self._cluster(root).apps
-            if seen & apps:
+            apps = self.apps.get(self.find(root), ())
+            if seen.intersection(apps):
                 return True
-            seen |= apps
+            seen.update(apps)
         return False
 
     def profiles(self, node: int) -> int:
-        return self._cluster(node).profiles
+        return self.profile_count[self.find(node)]
 
     def conflict(self, left: int, right: int, *, same_id: bool = False) -> str | None:
         """Why the clusters of `left` and `right` may not merge, or None if they may.
@@ -151,19 +157,21 @@ class ConstrainedUnionFind:
         root_l, root_r = self.find(left), self.find(right)
         if root_l == root_r:
             return None
-        a, b = self.clusters[root_l], self.clusters[root_r]
-        assert a is not None and b is not None
-        if any(self.find(node) == root_r for node in a.never) or any(
-            self.find(node) == root_l for node in b.never
+        if any(self.find(node) == root_r for node in self.never.get(root_l, ())) or any(
+            self.find(node) == root_l for node in self.never.get(root_r, ())
         ):
             return "never_link"
-        if self.national_ids_prove and national_ids_conflict(a.national_ids, b.national_ids):
+        if self.national_ids_prove and national_ids_conflict(
+            self.national_ids.get(root_l, ()), self.national_ids.get(root_r, ())
+        ):
             return "conflicting_national_id"
-        if not same_id and birth_dates_disagree(a.birth_dates, b.birth_dates):
+        if not same_id and birth_dates_disagree(
+            self.birth_dates.get(root_l, ()), self.birth_dates.get(root_r, ())
+        ):
             return "conflicting_birth_date"
-        if a.apps & b.apps:
+        if set(self.apps.get(root_l, ())).intersection(self.apps.get(root_r, ())):
             return "two_accounts_on_one_app"
-        if a.profiles + b.profiles > self.max_profiles:
+        if self.profile_count[root_l] + self.profile_count[root_r] > self.max_profiles:
             return "max_cluster_size"
         return None
 
@@ -179,19 +187,19 @@ class ConstrainedUnionFind:
         reason = self.conflict(left, right, same_id=same_id)
         if reason and (check or reason == "never_link"):
             return reason
-        a, b = self.clusters[root_l], self.clusters[root_r]
-        assert a is not None and b is not None
-        if a.profiles + len(a.never) < b.profiles + len(b.never):
-            root_l, root_r, a, b = root_r, root_l, b, a
+        size = self.profile_count
+        weight_l = size[root_l] + len(self.never.get(root_l, ()))
+        weight_r = size[root_r] + len(self.never.get(root_r, ()))
+        if weight_l < weight_r:
+            root_l, root_r = root_r, root_l
         self.parent[root_r] = root_l
-        a.national_ids = _union(a.national_ids, b.national_ids)
-        a.birth_dates = _union(a.birth_dates, b.birth_dates)
-        a.never = _union(a.never, b.never)
-        a.profiles += b.profiles
-        a.named = a.named or b.named
-        a.wechat = a.wechat or b.wechat
-        a.apps = _union(a.apps, b.apps)
-        self.clusters[root_r] = None
+        size[root_l] += size[root_r]
+        self.flags[root_l] |= self.flags[root_r]
+        for store in (self.national_ids, self.birth_dates, self.apps, self.never):
+            moved = store.pop(root_r, None)
+            if moved:
+                kept = store.get(root_l, ())
+                store[root_l] = tuple(dict.fromkeys((*kept, *moved)))
         return ACCEPTED
 
     def roots(self) -> list[int]:

@@ -9,17 +9,36 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from functools import lru_cache
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from orchestration.lib.identity import normalise
 from orchestration.lib.privacy.tokens import token
 
+# Names, phones and IDs repeat across records (a person in several systems, a household, common
+# names): each distinct value is normalised once per batch, and remembered across batches
+CACHE_SIZE = 1 << 20
+
+
+def _on_distinct(
+    fn: Callable[[str | None], str | None], values: pa.Array | pa.ChunkedArray
+) -> pa.Array:
+    """`fn` of each value, called once per distinct value."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    encoded = values.dictionary_encode()
+    results = [fn(value) for value in encoded.dictionary.to_pylist()]
+    return pa.array(results, type=pa.string()).take(encoded.indices)
+
 
 def _vectorised(fn: Callable[[str | None], str | None]) -> Callable[[pa.Array], pa.Array]:
+    cached = lru_cache(maxsize=CACHE_SIZE)(fn)
+
     def apply(values: pa.Array) -> pa.Array:
-        return pa.array([fn(value) for value in values.to_pylist()], type=pa.string())
+        return _on_distinct(cached, values)
 
     return apply
 
@@ -28,11 +47,16 @@ def _with_setting(
     fn: Callable[[str | None, str], str | None], default: str
 ) -> Callable[[pa.Array, pa.Array], pa.Array]:
     """A function of (value, setting) such as a phone and its region, vectorised."""
+    cached = lru_cache(maxsize=CACHE_SIZE)(fn)
 
     def apply(values: pa.Array, settings: pa.Array) -> pa.Array:
+        distinct_settings = pc.unique(settings).to_pylist()
+        if len(distinct_settings) == 1:  # one region for the whole batch: the usual case
+            setting = distinct_settings[0] or default
+            return _on_distinct(lambda value: cached(value, setting), values)
         return pa.array(
             [
-                fn(value, setting or default)
+                cached(value, setting or default)
                 for value, setting in zip(values.to_pylist(), settings.to_pylist(), strict=True)
             ],
             type=pa.string(),

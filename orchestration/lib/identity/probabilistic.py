@@ -416,16 +416,36 @@ def _why(error: Exception) -> str:
     return text[:200]
 
 
-def predict_links(profiles: pa.Table, *, threshold: float, seed: int = 42) -> ProbabilisticLinks:
-    """Score candidate pairs of `profiles` (columns PROFILE_COLUMNS); keep those ≥ threshold.
+@dataclass(frozen=True)
+class TrainedModel:
+    """A trained model, frozen: its Splink settings (comparisons, blocking rules, m, u, prior)
+    and the term frequencies of the values it adjusts for, as counted at training. Scoring a pair
+    then depends on the two records only, not on what else the warehouse holds, so an increment
+    scores its new records exactly as a full run with the same model would."""
 
-    Fewer than MIN_PROFILES profiles are too few to train a model on: no pairs are returned.
-    """
+    settings: dict[str, Any]
+    term_frequencies: dict[str, pa.Table]  # column -> (column, tf_column)
+    training: TrainingReport
+    profiles: int  # named profiles it was trained on
+
+
+def tf_columns(settings: dict[str, Any]) -> list[str]:
+    """The columns whose exact matches the model adjusts by the value's frequency."""
+    found = {
+        level["tf_adjustment_column"]
+        for comparison in settings["comparisons"]
+        for level in comparison["comparison_levels"]
+        if level.get("tf_adjustment_column")
+    }
+    return sorted(found)
+
+
+def train(profiles: pa.Table, *, seed: int = 42) -> TrainedModel | TrainingReport:
+    """Train a model on `profiles`; the report of why not when it cannot be trained."""
     report = TrainingReport()
-    empty = ProbabilisticLinks(pd.DataFrame(columns=PAIR_COLUMNS), {}, report)
     if profiles.num_rows < MIN_PROFILES:
         report.reason = f"{profiles.num_rows} named profiles, fewer than {MIN_PROFILES}"
-        return empty
+        return report
     columns = populated_columns(profiles)
     report.columns = sorted(columns)
     logging.getLogger("splink").setLevel(logging.ERROR)
@@ -446,14 +466,104 @@ def predict_links(profiles: pa.Table, *, threshold: float, seed: int = 42) -> Pr
             lambda cols: _pairs_of(con, "_profiles", cols),
         )
         if linker is None:
-            return empty
-        scored = linker.inference.predict(threshold_match_probability=threshold)
-        model = linker.misc.save_model_to_json()
-        frame = con.sql(_pairs_sql(scored.physical_name, model)).df()
+            return report
+        settings = linker.misc.save_model_to_json()
+        frequencies = {
+            column: linker.table_management.compute_tf_table(column)
+            .as_duckdbpyrelation()
+            .to_arrow_table()
+            for column in tf_columns(settings)
+        }
     finally:
         con.close()
     report.trained = True
-    return ProbabilisticLinks(pairs=frame, model=model, training=report)
+    return TrainedModel(settings, frequencies, report, profiles.num_rows)
+
+
+def score(
+    profiles: pa.Table,
+    model: TrainedModel,
+    *,
+    threshold: float,
+    focus: pa.Array | None = None,
+) -> pd.DataFrame:
+    """Candidate pairs of `profiles` at or above `threshold`, scored by the frozen `model`
+    (columns PAIR_COLUMNS, unique_id_l < unique_id_r).
+
+    `focus` (unique ids): only the pairs with at least one of them, the others' pairs being
+    known from earlier runs: within the focus, and between it and the rest. The same blocking
+    rules apply, so these are exactly the pairs a full scoring would give them."""
+    logging.getLogger("splink").setLevel(logging.ERROR)
+    con = duckdb.connect()
+    try:
+        con.execute("set threads to 2")
+        table = profiles.select(PROFILE_COLUMNS)
+        con.register("_profiles", table)
+        db = DuckDBAPI(connection=con)
+        linker = Linker(db.register(table), model.settings, log_level=40)
+        for column, frequencies in model.term_frequencies.items():
+            linker.table_management.register_term_frequency_lookup(db.register(frequencies), column)
+        if focus is None:
+            scored = linker.inference.predict(
+                threshold_match_probability=threshold, warning_mode="never"
+            )
+            pairs = scored.physical_name
+        else:
+            in_focus = pc.is_in(table.column("unique_id"), value_set=focus)
+            inside = db.register(table.filter(in_focus))
+            outside = db.register(table.filter(pc.invert(in_focus)))
+            within = linker.inference.predict_within(
+                inside, threshold_match_probability=threshold, warning_mode="never"
+            )
+            between = linker.inference.predict_between(
+                inside, outside, threshold_match_probability=threshold, warning_mode="never"
+            )
+            pairs = _ordered_union(con, [within.physical_name, between.physical_name])
+        return con.sql(_pairs_sql(pairs, model.settings)).df()
+    finally:
+        con.close()
+
+
+def _ordered_union(con: duckdb.DuckDBPyConnection, tables: list[str]) -> str:
+    """The pairs of `tables`, each with its smaller unique id on the left, as a full scoring
+    has them (the partial match weights do not depend on the side)."""
+    columns = [
+        name
+        for (name,) in con.execute(
+            "select column_name from information_schema.columns where table_name = ? "
+            "order by ordinal_position",
+            [tables[0]],
+        ).fetchall()
+    ]
+    swapped = ", ".join(
+        f"case when unique_id_l < unique_id_r then {c} else {_mirror(c)} end as {c}"
+        if _mirror(c) != c
+        else c
+        for c in columns
+    )
+    union = " union all ".join(f"select {swapped} from {t}" for t in tables)
+    con.execute(f"create or replace temp table _focus_pairs as {union}")
+    return "_focus_pairs"
+
+
+def _mirror(column: str) -> str:
+    """unique_id_l <-> unique_id_r, name_l <-> name_r; other columns are their own mirror."""
+    for a, b in (("_l", "_r"), ("_r", "_l")):
+        if column.endswith(a):
+            return column[: -len(a)] + b
+    return column
+
+
+def predict_links(profiles: pa.Table, *, threshold: float, seed: int = 42) -> ProbabilisticLinks:
+    """Train a model on `profiles` and score their candidate pairs (≥ threshold).
+
+    Fewer than MIN_PROFILES profiles are too few to train a model on: no pairs are returned.
+    """
+    trained = train(profiles, seed=seed)
+    if isinstance(trained, TrainingReport):
+        return ProbabilisticLinks(pd.DataFrame(columns=PAIR_COLUMNS), {}, trained)
+    pairs = score(profiles, trained, threshold=threshold)
+    return ProbabilisticLinks(pairs=pairs, model=trained.settings, training=trained.training)
 
 
 def _pairs_sql(scored: str, model: dict[str, Any]) -> str:

@@ -17,18 +17,32 @@ match weight, then phones; force links last, over the finished customers (see do
 from __future__ import annotations
 
 import json
+import math
 import time
-from collections import Counter, defaultdict
+from array import array
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from orchestration.lib.identity import scope as scoping
 from orchestration.lib.identity.cluster import ACCEPTED, REDUNDANT, ConstrainedUnionFind
-from orchestration.lib.identity.probabilistic import predict_links
+from orchestration.lib.identity.probabilistic import (
+    PAIR_COLUMNS,
+    TrainedModel,
+    TrainingReport,
+    populated_columns,
+    score,
+    tf_columns,
+    train,
+)
+from orchestration.lib.identity.scope import Scope, input_hash_sql
+from orchestration.lib.sql import identifier, literal
 
 SCHEMA = "identity"
 STRONG_IDENTIFIERS = ("national_id", "card_no", "unionid", "email")  # in order of trust
@@ -44,6 +58,9 @@ class ResolverConfig:
     # two different national IDs are two people: true for a checksummed scheme (cn_ric); without
     # a checksum a different number may be mistyped, and only weighs against the link
     national_ids_prove: bool = True
+    # the model is trained again once the named profiles have grown by this share since it was
+    # trained (or when other optional columns come to be filled); until then it stays frozen
+    retrain_growth: float = 0.25
     # "full"; or, for comparison in docs/identity.md, "exact_keys" (every shared identifier
     # value, phone included, links, with no guards: exact-key stitching) or "splink_only"
     # (Splink pairs above the threshold, nothing else, no guards)
@@ -68,13 +85,26 @@ class ResolutionResult:
     seconds: dict[str, float] = field(default_factory=dict)
     # how the probabilistic model was built and trained (steps skipped, and why)
     training: dict = field(default_factory=dict)
+    # what this run resolved: everything (and why) or an increment (scope.Scope)
+    scope: dict = field(default_factory=dict)
+    config: dict = field(default_factory=dict)  # the resolver settings it ran with
+    overrides: str = ""  # fingerprint of the force-link and never-link seeds
 
 
 class _LinkLog:
-    """Collects every link decision for `identity_links`."""
+    """Collects every link decision for `identity_links`, column by column (millions of links:
+    numbers in arrays, rules and decisions as small codes)."""
 
     def __init__(self) -> None:
-        self.rows: dict[str, list] = defaultdict(list)
+        self.left = array("q")
+        self.right = array("q")
+        self.rule = array("b")
+        self.decision = array("b")
+        self.weight = array("d")
+        self.probability = array("d")
+        self.levels: list[str | None] = []
+        self.rules: dict[str, int] = {}
+        self.decisions: dict[str, int] = {}
 
     def add(
         self,
@@ -87,30 +117,35 @@ class _LinkLog:
         probability: float | None = None,
         levels: str | None = None,
     ) -> None:
-        rows = self.rows
-        rows["left_node"].append(left)
-        rows["right_node"].append(right)
-        rows["rule"].append(rule)
-        rows["decision"].append(decision if decision in (ACCEPTED, REDUNDANT) else "refused")
-        rows["refused_reason"].append(None if decision in (ACCEPTED, REDUNDANT) else decision)
-        rows["match_weight"].append(weight)
-        rows["match_probability"].append(probability)
-        rows["comparison_levels"].append(levels)
+        self.left.append(left)
+        self.right.append(right)
+        self.rule.append(self.rules.setdefault(rule, len(self.rules)))
+        self.decision.append(self.decisions.setdefault(decision, len(self.decisions)))
+        self.weight.append(math.nan if weight is None else weight)
+        self.probability.append(math.nan if probability is None else probability)
+        self.levels.append(levels)
 
     def table(self) -> pa.Table:
-        schema = pa.schema(
-            [
-                ("left_node", pa.int64()),
-                ("right_node", pa.int64()),
-                ("rule", pa.string()),
-                ("decision", pa.string()),
-                ("refused_reason", pa.string()),
-                ("match_weight", pa.float64()),
-                ("match_probability", pa.float64()),
-                ("comparison_levels", pa.string()),
-            ]
+        def decoded(codes: array, names: dict[str, int]) -> pa.Array:
+            dictionary = pa.array(sorted(names, key=names.get), pa.string())
+            return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int8()), dictionary).cast(
+                pa.string()
+            )
+
+        decision = decoded(self.decision, self.decisions)
+        kept = pc.is_in(decision, value_set=pa.array([ACCEPTED, REDUNDANT]))
+        return pa.table(
+            {
+                "left_node": pa.array(np.frombuffer(self.left, dtype=np.int64)),
+                "right_node": pa.array(np.frombuffer(self.right, dtype=np.int64)),
+                "rule": decoded(self.rule, self.rules),
+                "decision": pc.if_else(kept, decision, pa.scalar("refused")),
+                "refused_reason": pc.if_else(kept, pa.scalar(None, pa.string()), decision),
+                "match_weight": pa.array(np.frombuffer(self.weight), from_pandas=True),
+                "match_probability": pa.array(np.frombuffer(self.probability), from_pandas=True),
+                "comparison_levels": pa.array(self.levels, pa.string()),
+            }
         )
-        return pa.table({name: self.rows.get(name, []) for name in schema.names}, schema=schema)
 
 
 def _fetch_columns(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, list]:
@@ -118,25 +153,74 @@ def _fetch_columns(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, list]:
     return {name: table.column(name).to_pylist() for name in table.column_names}
 
 
-def _load_nodes(con: duckdb.DuckDBPyConnection) -> None:
+def _load_all(con: duckdb.DuckDBPyConnection) -> None:
+    """`_all_nodes`: every source record, numbered in record-key order, with a hash of its
+    identity columns; `_all_ids`: their identifiers, shared or placeholder values left out."""
+    records = f"{SCHEMA}.int_identity__source_records"
+    # the hash covers the record's identifiers too: an old version delivered late adds some
     con.execute(
         f"""
-        create or replace temp table _nodes as
+        create or replace temp table _all_nodes as
+        with identifiers as (
+            select
+                record_key,
+                string_agg(identifier_type || '=' || identifier_value, ','
+                    order by identifier_type, identifier_value) as held
+            from {SCHEMA}.int_identity__identifiers
+            group by record_key
+        )
         select
-            row_number() over (order by record_key) - 1 as node,
-            *
-        from {SCHEMA}.int_identity__source_records
+            row_number() over (order by records.record_key) - 1 as node,
+            records.*,
+            {input_hash_sql(con, records, "records", "identifiers.held")} as input_hash
+        from {records} as records
+        left join identifiers on records.record_key = identifiers.record_key
         """
     )
     con.execute(
         f"""
-        create or replace temp table _ids as
+        create or replace temp table _all_ids as
         select nodes.node, identifiers.identifier_type, identifiers.identifier_value
         from {SCHEMA}.int_identity__identifiers as identifiers
-        inner join _nodes as nodes on identifiers.record_key = nodes.record_key
+        inner join _all_nodes as nodes on identifiers.record_key = nodes.record_key
         anti join {SCHEMA}.int_identity__excluded_identifiers as excluded
             on identifiers.identifier_type = excluded.identifier_type
             and identifiers.identifier_value = excluded.identifier_value
+        """
+    )
+
+
+def _restrict(con: duckdb.DuckDBPyConnection, nodes: np.ndarray | None) -> None:
+    """`_nodes` and `_ids`: the records this run clusters (all, or the scope's), numbered in
+    record-key order as in `_all_nodes`, so links come in the same order as in a full run."""
+    for name in ("_nodes", "_ids"):  # a view in a full run, a table in an increment
+        kinds = con.execute(
+            "select 'view' from duckdb_views() where view_name = ? and temporary "
+            "union all select 'table' from duckdb_tables() where table_name = ? and temporary",
+            [name, name],
+        ).fetchall()
+        for (kind,) in kinds:
+            con.execute(f"drop {kind} {name}")
+    if nodes is None:
+        con.execute("create temp view _nodes as select * from _all_nodes")
+        con.execute("create temp view _ids as select * from _all_ids")
+        return
+    con.register("_scope", pa.table({"node": pa.array(nodes, pa.int64())}))
+    con.execute(
+        """
+        create temp table _nodes as
+        select row_number() over (order by record_key) - 1 as node, * exclude (node),
+            node as global_node
+        from _all_nodes
+        where node in (select node from _scope)
+        """
+    )
+    con.unregister("_scope")
+    con.execute(
+        """
+        create temp table _ids as
+        select nodes.node, ids.identifier_type, ids.identifier_value
+        from _all_ids as ids inner join _nodes as nodes on ids.node = nodes.global_node
         """
     )
 
@@ -169,7 +253,7 @@ def _deterministic_edges(
     )
 
 
-def _profiles_for_matching(con: duckdb.DuckDBPyConnection) -> pa.Table:
+def _profiles_for_matching(con: duckdb.DuckDBPyConnection, nodes: str = "_nodes") -> pa.Table:
     # excluded (shared, placeholder) phones and emails are hidden from the model too
     return con.sql(
         f"""
@@ -186,7 +270,7 @@ def _profiles_for_matching(con: duckdb.DuckDBPyConnection) -> pa.Table:
             nodes.address,
             nodes.city,
             nodes.postal_code
-        from _nodes as nodes
+        from {nodes} as nodes
         left join {SCHEMA}.int_identity__excluded_identifiers as phone_excluded
             on phone_excluded.identifier_type = 'phone'
             and nodes.phone = phone_excluded.identifier_value
@@ -202,26 +286,31 @@ def _profiles_for_matching(con: duckdb.DuckDBPyConnection) -> pa.Table:
 def _overrides(
     con: duckdb.DuckDBPyConnection, seed: str, result: ResolutionResult
 ) -> list[tuple[int, int]]:
+    """The override pairs among the records this run clusters; a key that names no record at
+    all is reported."""
     rows = con.sql(
         f"""
         select
             overrides.left_record_key,
             overrides.right_record_key,
             left_nodes.node as left_node,
-            right_nodes.node as right_node
+            right_nodes.node as right_node,
+            left_all.node is not null as left_known,
+            right_all.node is not null as right_known
         from {SCHEMA}.{seed} as overrides
         left join _nodes as left_nodes on overrides.left_record_key = left_nodes.record_key
         left join _nodes as right_nodes on overrides.right_record_key = right_nodes.record_key
+        left join _all_nodes as left_all on overrides.left_record_key = left_all.record_key
+        left join _all_nodes as right_all on overrides.right_record_key = right_all.record_key
         """
     ).fetchall()
     pairs = []
-    for left_key, right_key, left, right in rows:
-        if left is None or right is None:
-            result.unknown_override_keys += [
-                key for key, node in ((left_key, left), (right_key, right)) if node is None
-            ]
-            continue
-        pairs.append((left, right))
+    for left_key, right_key, left, right, left_known, right_known in rows:
+        result.unknown_override_keys += [
+            key for key, known in ((left_key, left_known), (right_key, right_known)) if not known
+        ]
+        if left is not None and right is not None:
+            pairs.append((left, right))
     return pairs
 
 
@@ -241,23 +330,14 @@ def _build_union_find(
         max_profiles=config.max_profiles_per_customer,
         national_ids_prove=config.national_ids_prove,
     )
-    for national_id, birth_date, is_profile, is_named, has_unionid, account_app in zip(
+    uf.add_many(
         nodes["national_id"],
         nodes["birth_date"],
         nodes["is_profile"],
         nodes["is_named"],
         nodes["has_unionid"],
         nodes["account_app"],
-        strict=True,
-    ):
-        uf.add(
-            national_id=national_id,
-            birth_date=birth_date,
-            is_profile=is_profile,
-            is_named=is_named,
-            has_unionid=has_unionid,
-            account_app=account_app,
-        )
+    )
     return uf
 
 
@@ -327,39 +407,40 @@ def _name_guard(pair: object) -> str | None:
 def _cluster(
     con: duckdb.DuckDBPyConnection,
     config: ResolverConfig,
+    model: TrainedModel | None,
     result: ResolutionResult,
     step: Callable[[str], None],
-) -> tuple[list[int], pa.Table, dict]:
+) -> tuple[list[int], pa.Table]:
     uf = _build_union_find(con, config)
     log = _LinkLog()
     step("nodes")
     for left, right in _overrides(con, "identity_never_links", result):
         uf.forbid(left, right)
         log.add(left, right, "never_link", "never_link")
-    model = _link(con, config, uf, log, step, result)
+    _link(con, config, model, uf, log, step)
     # last, over the finished customers: a force link joins two customers whole, and no guard
     # can then refuse the links that built either of them; never-link still wins
     for left, right in _overrides(con, "identity_force_links", result):
         log.add(left, right, "force_link", uf.union(left, right, check=False))
-    return uf.roots(), log.table(), model
+    return uf.roots(), log.table()
 
 
 def _link(
     con: duckdb.DuckDBPyConnection,
     config: ResolverConfig,
+    model: TrainedModel | None,
     uf: ConstrainedUnionFind,
     log: _LinkLog,
     step: Callable[[str], None],
-    result: ResolutionResult,
-) -> dict:
-    """Apply the strategy's links, strongest first; returns the trained Splink model."""
+) -> None:
+    """Apply the strategy's links, strongest first (Splink pairs only with a trained model)."""
     if config.strategy == "exact_keys":
         edges = _deterministic_edges(con, (*STRONG_IDENTIFIERS, "phone"))
         for left, right, rule in zip(
             edges["left_node"], edges["right_node"], edges["rule"], strict=True
         ):
             log.add(left, right, rule, uf.union(left, right, check=False))
-        return {}
+        return
     if config.strategy == "full":
         edges = _deterministic_edges(con, STRONG_IDENTIFIERS)
         for left, right, rule in zip(
@@ -370,12 +451,13 @@ def _link(
             log.add(left, right, rule, uf.union(left, right, same_id=same_id))
         step("deterministic")
 
-    probabilistic = predict_links(
-        _profiles_for_matching(con), threshold=min(0.5, config.match_probability), seed=config.seed
+    found = (
+        score(_profiles_for_matching(con), model, threshold=min(0.5, config.match_probability))
+        if model is not None
+        else pd.DataFrame(columns=PAIR_COLUMNS)
     )
-    result.training = probabilistic.training.as_dict()
     step("splink")
-    pairs = probabilistic.pairs.sort_values(
+    pairs = found.sort_values(
         ["match_weight", "unique_id_l", "unique_id_r"], ascending=[False, True, True]
     )
     for pair in pairs.itertuples(index=False):
@@ -401,7 +483,6 @@ def _link(
     if config.strategy == "full":
         _attach_by_phone(con, uf, log)
         step("phones")
-    return probabilistic.model
 
 
 def _assign_ids(con: duckdb.DuckDBPyConnection, run_id: str, now: datetime) -> None:
@@ -485,22 +566,29 @@ def _assign_ids(con: duckdb.DuckDBPyConnection, run_id: str, now: datetime) -> N
         from _assigned where is_new
         """
     )
-    # an id none of whose records is left (its file withdrawn, say) is retired, never reused
+    # an id none of whose records is left (its file withdrawn, say) is retired, never reused;
+    # only ids of the records this run resolved (all of them, or the increment's) are looked at
+    orphans = f"""
+        select customer_id from {SCHEMA}.customer_ids
+        where status = 'active' and customer_id not in (select customer_id from _heirs)
+            and customer_id not in (select customer_id from _assigned)
+            and customer_id in (
+                select customer_id from {SCHEMA}.customer_xref
+                where record_key in (select record_key from _touched)
+            )
+    """
     con.execute(
         f"""
         insert into {SCHEMA}.customer_id_events
         select '{run_id}', {at}, 'retired', customer_id, null, 0,
             'none of its records is left (withdrawn or no longer delivered)'
-        from {SCHEMA}.customer_ids
-        where status = 'active' and customer_id not in (select customer_id from _heirs)
-            and customer_id not in (select customer_id from _assigned)
+        from ({orphans})
         """
     )
     con.execute(
         f"""
         update {SCHEMA}.customer_ids set status = 'retired', updated_at = {at}
-        where status = 'active' and customer_id not in (select customer_id from _heirs)
-            and customer_id not in (select customer_id from _assigned)
+        where customer_id in ({orphans})
         """
     )
     con.execute(
@@ -546,6 +634,200 @@ def _create_state_tables(con: duckdb.DuckDBPyConnection) -> None:
             run_id varchar primary key, resolved_at timestamp, figures json, splink_model json)
         """
     )
+    con.execute(
+        f"""
+        create table if not exists {SCHEMA}.identity_links (
+            link_id bigint, left_record_key varchar, right_record_key varchar, rule varchar,
+            decision varchar, refused_reason varchar, match_weight double,
+            match_probability double, comparison_levels varchar, run_id varchar)
+        """
+    )
+    # what the last run resolved, to find what changed since (scope.py)
+    con.execute(
+        f"""
+        create table if not exists {SCHEMA}.resolved_records (
+            record_key varchar primary key, input_hash varchar)
+        """
+    )
+    con.execute(
+        f"""
+        create table if not exists {SCHEMA}.resolved_exclusions (
+            identifier_type varchar, identifier_value varchar)
+        """
+    )
+    # the frozen probabilistic model (see probabilistic.TrainedModel)
+    con.execute(
+        f"""
+        create table if not exists {SCHEMA}.splink_model (
+            run_id varchar, trained_at timestamp, profiles bigint, settings json, training json)
+        """
+    )
+    con.execute(
+        f"""
+        create table if not exists {SCHEMA}.splink_term_frequencies (
+            column_name varchar, value varchar, term_frequency double)
+        """
+    )
+
+
+def _stored_model(con: duckdb.DuckDBPyConnection) -> tuple[TrainedModel, str] | None:
+    row = con.execute(
+        f"select run_id, profiles, settings, training from {SCHEMA}.splink_model"
+    ).fetchall()
+    if not row:
+        return None
+    run_id, profiles, settings, training = row[0]
+    report = TrainingReport(**{k: v for k, v in json.loads(training).items() if k != "steps"})
+    report.steps = list(json.loads(training).get("steps", {}).items())
+    frequencies = {}
+    for column in tf_columns(json.loads(settings)):
+        frequencies[column] = con.sql(
+            f"select value as {identifier(column)}, term_frequency as {identifier('tf_' + column)} "
+            f"from {SCHEMA}.splink_term_frequencies where column_name = {literal(column)}"
+        ).to_arrow_table()
+    return TrainedModel(json.loads(settings), frequencies, report, profiles), run_id
+
+
+def _store_model(con: duckdb.DuckDBPyConnection, model: TrainedModel, run_id: str, at) -> None:
+    con.execute(f"delete from {SCHEMA}.splink_model")
+    con.execute(
+        f"insert into {SCHEMA}.splink_model values (?, ?, ?, ?, ?)",
+        [
+            run_id,
+            at,
+            model.profiles,
+            json.dumps(model.settings),
+            json.dumps(model.training.as_dict()),
+        ],
+    )
+    con.execute(f"delete from {SCHEMA}.splink_term_frequencies")
+    for column, table in model.term_frequencies.items():
+        con.register("_tf", table)
+        con.execute(
+            f"insert into {SCHEMA}.splink_term_frequencies "
+            f"select '{column}', cast({column} as varchar), tf_{column} from _tf"
+        )
+        con.unregister("_tf")
+
+
+def _model(
+    con: duckdb.DuckDBPyConnection,
+    config: ResolverConfig,
+    retrain: bool,
+    result: ResolutionResult,
+    run_id: str,
+    now: datetime,
+) -> tuple[TrainedModel | None, str | None]:
+    """The frozen model, trained again when asked, when there is none, or when it is stale
+    (RETRAIN_GROWTH more named profiles than it was trained on, or other columns filled);
+    returns it and why it was trained now (None: the stored one is used)."""
+    stored = _stored_model(con)
+    profiles = _profiles_for_matching(con, "_all_nodes")
+    why = None
+    if retrain:
+        why = "retraining asked for"
+    elif stored is None:
+        why = "no model yet"
+    else:
+        model, trained_in = stored
+        columns = sorted(populated_columns(profiles)) if profiles.num_rows else []
+        if profiles.num_rows > model.profiles * (1 + config.retrain_growth):
+            why = (
+                f"{profiles.num_rows:,} named profiles, {config.retrain_growth:.0%} more than "
+                f"the {model.profiles:,} it was trained on"
+            )
+        elif columns != model.training.columns:
+            why = f"the profiles now fill {', '.join(columns) or 'no optional column'}"
+    if why is None:
+        model, trained_in = stored
+        result.training = {**model.training.as_dict(), "model_from_run": trained_in}
+        return model, None
+    trained = train(profiles, seed=config.seed)
+    if isinstance(trained, TrainingReport):
+        result.training = {**trained.as_dict(), "trained_because": why}
+        con.execute(f"delete from {SCHEMA}.splink_model")
+        con.execute(f"delete from {SCHEMA}.splink_term_frequencies")
+        return None, why
+    _store_model(con, trained, run_id, now)
+    result.training = {**trained.training.as_dict(), "trained_because": why}
+    return trained, why
+
+
+def _overrides_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    return con.execute(
+        f"""
+        select md5(coalesce(string_agg(kind || left_record_key || '|' || right_record_key, ','
+            order by kind, left_record_key, right_record_key), ''))
+        from (
+            select 'force' as kind, left_record_key, right_record_key
+            from {SCHEMA}.identity_force_links
+            union all
+            select 'never', left_record_key, right_record_key from {SCHEMA}.identity_never_links
+        )
+        """
+    ).fetchall()[0][0]
+
+
+def _last_run(con: duckdb.DuckDBPyConnection) -> dict | None:
+    row = con.execute(
+        f"select figures from {SCHEMA}.resolution_runs order by resolved_at desc limit 1"
+    ).fetchall()
+    return json.loads(row[0][0]) if row else None
+
+
+def _plan(
+    con: duckdb.DuckDBPyConnection,
+    config: ResolverConfig,
+    model: TrainedModel | None,
+    full_refresh: bool,
+    trained_because: str | None,
+    result: ResolutionResult,
+) -> tuple[Scope, np.ndarray | None]:
+    """The records to resolve again (None: all) and why."""
+    nodes = con.execute("select count(*) from _all_nodes").fetchall()[0][0]
+    last = _last_run(con)
+    why = None
+    if full_refresh:
+        why = "full refresh"
+    elif (
+        last is None
+        or not con.execute(f"select count(*) from {SCHEMA}.resolved_records").fetchall()[0][0]
+    ):
+        why = "first run"
+    elif trained_because:
+        why = f"model trained again ({trained_because})"
+    elif last.get("overrides") != result.overrides:
+        why = "force-link or never-link overrides changed"
+    elif last.get("config") != result.config:
+        why = "resolver settings changed"
+    if why is not None:
+        return Scope(full=True, why=why, records=nodes), None
+    seeds, removed = scoping.seeds(con)
+    if not len(seeds):
+        return Scope(False, "no record changed", 0, 0, removed), np.zeros(0, dtype=np.int64)
+    if model is not None and config.strategy != "exact_keys":
+        profiles = _profiles_for_matching(con, "_all_nodes")
+        pairs = score(
+            profiles,
+            model,
+            threshold=min(0.5, config.match_probability),
+            focus=pa.array(seeds, pa.int64()),
+        )
+        new_pairs = pa.table(
+            {
+                "unique_id_l": pa.array(pairs["unique_id_l"], pa.int64()),
+                "unique_id_r": pa.array(pairs["unique_id_r"], pa.int64()),
+            }
+        )
+    else:
+        new_pairs = pa.table(
+            {"unique_id_l": pa.array([], pa.int64()), "unique_id_r": pa.array([], pa.int64())}
+        )
+    affected = scoping.closure(con, seeds, new_pairs, nodes)
+    return (
+        Scope(False, "increment", len(seeds), len(affected), removed),
+        affected,
+    )
 
 
 def resolve(
@@ -554,10 +836,17 @@ def resolve(
     run_id: str,
     config: ResolverConfig | None = None,
     progress: Callable[[str], None] | None = None,
+    full_refresh: bool = False,
+    retrain: bool = False,
 ) -> ResolutionResult:
-    """Resolve every source record of the warehouse into customers; see the module docstring."""
+    """Resolve the source records of the warehouse into customers; see the module docstring.
+
+    Incremental unless `full_refresh`: only the records connected to a change are resolved
+    again (scope.py), with the frozen model; `retrain` trains the model again first (a model
+    trained again resolves everything)."""
     config = config or ResolverConfig()
     result = ResolutionResult(run_id=run_id)
+    result.config = asdict(config)
     now = datetime.now(UTC).replace(tzinfo=None)
     started = last = time.perf_counter()
 
@@ -569,82 +858,145 @@ def resolve(
             progress(name)
 
     _create_state_tables(con)
-    _load_nodes(con)
-    roots, links, model = _cluster(con, config, result, step)
+    _load_all(con)
+    result.overrides = _overrides_fingerprint(con)
+    model, trained_because = (
+        _model(con, config, retrain, result, run_id, now)
+        if config.strategy != "exact_keys"
+        else (None, None)
+    )
+    step("model")
+    plan, nodes = _plan(con, config, model, full_refresh, trained_because, result)
+    result.scope = asdict(plan)
+    _restrict(con, nodes)
+    step("scope")
+    roots, links = _cluster(con, config, model, result, step) if not plan.empty else ([], None)
 
     con.execute("begin transaction")
     try:
-        clusters = pa.table({"node": pa.array(range(len(roots)), pa.int64()), "cluster": roots})
-        con.register("_roots", clusters)
+        # the records this run decides about: those it resolved, and those gone since
         con.execute(
-            """
-            create or replace temp table _current as
-            select nodes.record_key, nodes.source_system, nodes.entity, nodes.source_record_id,
-                nodes.record_kind, roots.cluster,
-                exists (select 1 from _ids where _ids.node = nodes.node)
-                    or nodes.person_name is not null as is_linkable
-            from _nodes as nodes inner join _roots as roots on nodes.node = roots.node
+            f"""
+            create or replace temp table _touched as
+            select record_key from _nodes
+            union
+            select record_key from {SCHEMA}.resolved_records anti join _all_nodes using (record_key)
             """
         )
-        con.unregister("_roots")
-        # receipts whose only identifiers are excluded identify nobody: left unresolved
-        con.execute("delete from _current where record_kind = 'receipt' and not is_linkable")
-        _assign_ids(con, run_id, now)
         at = f"timestamp '{now:%Y-%m-%d %H:%M:%S.%f}'"
+        if not plan.empty:
+            _write_customers(con, roots, links, run_id, now, full=plan.full)
+        con.execute(f"delete from {SCHEMA}.resolved_records")
         con.execute(
-            f"""
-            create or replace table {SCHEMA}.customer_xref as
-            select current.record_key, current.source_system, current.entity,
-                current.source_record_id, current.record_kind, assigned.customer_id,
-                current.is_linkable, {at} as resolved_at, '{run_id}' as run_id
-            from _current as current inner join _assigned as assigned using (cluster)
-            order by assigned.customer_id, current.record_key
-            """
+            f"insert into {SCHEMA}.resolved_records select record_key, input_hash from _all_nodes"
         )
-        con.register("_links", links)
+        con.execute(f"delete from {SCHEMA}.resolved_exclusions")
         con.execute(
-            f"""
-            create or replace table {SCHEMA}.identity_links as
-            select
-                row_number() over (order by links.decision, links.rule, left_nodes.record_key,
-                    right_nodes.record_key) as link_id,
-                left_nodes.record_key as left_record_key,
-                right_nodes.record_key as right_record_key,
-                links.rule, links.decision, links.refused_reason, links.match_weight,
-                links.match_probability, links.comparison_levels, '{run_id}' as run_id
-            from _links as links
-            inner join _nodes as left_nodes on links.left_node = left_nodes.node
-            inner join _nodes as right_nodes on links.right_node = right_nodes.node
-            """
+            f"insert into {SCHEMA}.resolved_exclusions select identifier_type, identifier_value "
+            f"from {SCHEMA}.int_identity__excluded_identifiers"
         )
-        con.unregister("_links")
-        con.execute(
-            f"""
-            create or replace table {SCHEMA}.oversized_clusters as
-            select
-                xref.customer_id,
-                count(distinct xref.record_key) filter (where xref.record_kind = 'profile')
-                    as profile_records,
-                count(distinct links.link_id) as refused_links
-            from {SCHEMA}.identity_links as links
-            inner join {SCHEMA}.customer_xref as xref
-                on links.left_record_key = xref.record_key
-            where links.refused_reason = 'max_cluster_size'
-            group by xref.customer_id
-            """
-        )
-        _summarise(con, result, links)
+        _summarise(con, result)
         step("ids")
         result.seconds["total"] = round(time.perf_counter() - started, 2)
         con.execute(
             f"insert into {SCHEMA}.resolution_runs values (?, {at}, ?, ?)",
-            [run_id, json.dumps(asdict(result)), json.dumps(model)],
+            [run_id, json.dumps(asdict(result)), json.dumps(model.settings if model else {})],
         )
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
     return result
+
+
+def _write_customers(
+    con: duckdb.DuckDBPyConnection,
+    roots: list[int],
+    links: pa.Table,
+    run_id: str,
+    now: datetime,
+    *,
+    full: bool,
+) -> None:
+    """Customer ids for the clusters, then the id map and the links: replaced whole (a full run)
+    or for the touched records only (an increment)."""
+    clusters = pa.table({"node": pa.array(range(len(roots)), pa.int64()), "cluster": roots})
+    con.register("_roots", clusters)
+    con.execute(
+        """
+        create or replace temp table _current as
+        select nodes.record_key, nodes.source_system, nodes.entity, nodes.source_record_id,
+            nodes.record_kind, roots.cluster,
+            exists (select 1 from _ids where _ids.node = nodes.node)
+                or nodes.person_name is not null as is_linkable
+        from _nodes as nodes inner join _roots as roots on nodes.node = roots.node
+        """
+    )
+    con.unregister("_roots")
+    # receipts whose only identifiers are excluded identify nobody: left unresolved
+    con.execute("delete from _current where record_kind = 'receipt' and not is_linkable")
+    _assign_ids(con, run_id, now)
+    at = f"timestamp '{now:%Y-%m-%d %H:%M:%S.%f}'"
+    rows = f"""
+        select current.record_key, current.source_system, current.entity,
+            current.source_record_id, current.record_kind, assigned.customer_id,
+            current.is_linkable, {at} as resolved_at, '{run_id}' as run_id
+        from _current as current inner join _assigned as assigned using (cluster)
+        order by assigned.customer_id, current.record_key
+    """
+    if full:
+        con.execute(f"create or replace table {SCHEMA}.customer_xref as {rows}")
+    else:
+        touched = "(select record_key from _touched)"
+        con.execute(f"delete from {SCHEMA}.customer_xref where record_key in {touched}")
+        con.execute(f"insert into {SCHEMA}.customer_xref {rows}")
+    con.register("_links", links)
+    first_id = (
+        0
+        if full
+        else con.execute(
+            f"select coalesce(max(link_id), 0) from {SCHEMA}.identity_links"
+        ).fetchall()[0][0]
+    )
+    new_links = f"""
+        select
+            {first_id} + row_number() over (order by links.decision, links.rule,
+                left_nodes.record_key, right_nodes.record_key) as link_id,
+            left_nodes.record_key as left_record_key,
+            right_nodes.record_key as right_record_key,
+            links.rule, links.decision, links.refused_reason, links.match_weight,
+            links.match_probability, links.comparison_levels, '{run_id}' as run_id
+        from _links as links
+        inner join _nodes as left_nodes on links.left_node = left_nodes.node
+        inner join _nodes as right_nodes on links.right_node = right_nodes.node
+    """
+    if full:
+        con.execute(f"create or replace table {SCHEMA}.identity_links as {new_links}")
+    else:
+        con.execute(
+            f"""
+            delete from {SCHEMA}.identity_links
+            where left_record_key in (select record_key from _touched)
+                or right_record_key in (select record_key from _touched)
+            """
+        )
+        con.execute(f"insert into {SCHEMA}.identity_links {new_links}")
+    con.unregister("_links")
+    con.execute(
+        f"""
+        create or replace table {SCHEMA}.oversized_clusters as
+        select
+            xref.customer_id,
+            count(distinct xref.record_key) filter (where xref.record_kind = 'profile')
+                as profile_records,
+            count(distinct links.link_id) as refused_links
+        from {SCHEMA}.identity_links as links
+        inner join {SCHEMA}.customer_xref as xref
+            on links.left_record_key = xref.record_key
+        where links.refused_reason = 'max_cluster_size'
+        group by xref.customer_id
+        """
+    )
 
 
 def ids_unaccounted(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
@@ -662,10 +1014,19 @@ def ids_unaccounted(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
     return unaccounted, wrongly_merged
 
 
-def _summarise(con: duckdb.DuckDBPyConnection, result: ResolutionResult, links: pa.Table) -> None:
-    frame: pd.DataFrame = links.select(["rule", "decision", "refused_reason"]).to_pandas()
-    result.accepted_by_rule = dict(Counter(frame.loc[frame["decision"] == ACCEPTED, "rule"]))
-    result.refused_by_reason = dict(Counter(frame["refused_reason"].dropna()))
+def _summarise(con: duckdb.DuckDBPyConnection, result: ResolutionResult) -> None:
+    result.accepted_by_rule = dict(
+        con.execute(
+            f"select rule, count(*) from {SCHEMA}.identity_links where decision = ? group by rule",
+            [ACCEPTED],
+        ).fetchall()
+    )
+    result.refused_by_reason = dict(
+        con.execute(
+            f"select refused_reason, count(*) from {SCHEMA}.identity_links "
+            "where refused_reason is not null group by refused_reason"
+        ).fetchall()
+    )
     (
         result.records,
         result.resolved_records,
@@ -673,7 +1034,7 @@ def _summarise(con: duckdb.DuckDBPyConnection, result: ResolutionResult, links: 
         result.customers,
     ) = con.sql(
         f"""
-        select (select count(*) from _nodes), count(*), count(*) filter (where is_linkable),
+        select (select count(*) from _all_nodes), count(*), count(*) filter (where is_linkable),
             count(distinct customer_id)
         from {SCHEMA}.customer_xref
         """

@@ -208,6 +208,24 @@ class Lake:
             lines = "\n".join(json.dumps(e, ensure_ascii=False) for e in events) + "\n"
             write_atomic(self.audit_dir(entity) / f"{load_id}.jsonl", lines)
 
+    # Rows can leave the raw layer (a withdrawn file, an erased subject), which the warehouse's
+    # incremental models and identity increments do not see: the next run must rebuild
+    # everything. The request stays until a full run succeeds.
+    @property
+    def _full_refresh_file(self) -> Path:
+        return self.root / "_ops" / "full_refresh.json"
+
+    def request_full_refresh(self, why: str) -> None:
+        reasons = [*self.full_refresh_reasons(), why]
+        write_atomic(self._full_refresh_file, json.dumps(reasons, ensure_ascii=False))
+
+    def full_refresh_reasons(self) -> list[str]:
+        path = self._full_refresh_file
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+
+    def clear_full_refresh(self) -> None:
+        self._full_refresh_file.unlink(missing_ok=True)
+
 
 def _safe_name(rel_path: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in rel_path)[-150:]

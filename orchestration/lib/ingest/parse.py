@@ -279,7 +279,8 @@ def parse_csv(
             errors[i + 2] = ("blank_line", "blank line")
         elif "\r" in text:
             errors[i + 2] = ("invalid_csv", "a carriage return (CR) inside the line")
-        elif quotes and text.count('"') % 2:
+        elif quotes and '"' in text and _split_csv_line(text) is None:
+            # a quote left open (`0","` opens one after a literal quote, with an even count)
             errors[i + 2] = (
                 "invalid_csv",
                 "unbalanced quotes: a quoted field does not end on this line",

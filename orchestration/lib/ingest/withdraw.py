@@ -93,6 +93,7 @@ def withdraw(lake: Lake, source_file: str, reason: str, *, load_id: str) -> With
         entry.withdrawn_at = now.isoformat(sep=" ", timespec="seconds")
         entry.withdraw_reason = reason.strip()
     lake.write_entry(target, entry)
+    lake.request_full_refresh(f"{entry.source_file} withdrawn")
     lake.append_audit(
         target,
         load_id,

@@ -20,6 +20,7 @@ import dagster as dg
 import duckdb
 
 from orchestration import settings
+from orchestration.lib.privacy.inventory import personal_data_inventory
 from orchestration.lib.privacy.patterns import mask_text
 from orchestration.lib.quality import history, report
 from orchestration.lib.quality.history import CheckResult, RunRecord
@@ -233,6 +234,7 @@ def gather_run(
         "row_accounting": rows,
         "identity": report.identity_figures(con, run_id, accuracy),
         "consent": report.consent_coverage(con),
+        "inventory": personal_data_inventory(settings.DBT_PROJECT_DIR / "target" / "manifest.json"),
         "erasure": report.erasure_requests(con, previous, finished),
         "lineage": lineage(events, graph),
         "materialised": sorted({k.to_user_string() for k in events.materialised}),
@@ -306,7 +308,8 @@ def finish_run(
         history.record_run(con, run, checks)
         history.forget_erased_customers(con)
         runs = history.list_runs(con)
-    path = report.write_report(reports, run, checks)
+        trends = history.trends(con, run_id)
+    path = report.write_report(reports, run, checks, trends=trends)
     report.write_index(reports, runs)
     return path
 
@@ -322,6 +325,7 @@ def rerender(warehouse: Path, reports: Path, run_id: str | None = None) -> Path:
             raise LookupError(f"run {run_id} is not recorded in {warehouse} (audit.runs)")
         checks = history.read_checks(con, run.run_id)
         runs = history.list_runs(con)
-    path = report.write_report(reports, run, checks)
+        trends = history.trends(con, run.run_id)
+    path = report.write_report(reports, run, checks, trends=trends)
     report.write_index(reports, runs)
     return path

@@ -5,75 +5,44 @@ the SQL (or Python) that reads only the columns it needs, its rules, each a GE e
 severity, and its PII columns. `run_suite` reads the frame and validates it with GE's pandas
 datasource (GE's SQL datasource returns empty metrics on DuckDB). Every result is scrubbed before
 anything keeps it: unexpected values, indices and value counts of PII columns are dropped, and
-row indices are dropped everywhere. `DataDocs` renders the scrubbed results of a run as HTML.
+row indices are dropped everywhere. `pages.CheckPages` renders the scrubbed results of a run as
+HTML.
 
 Plain code: no Dagster objects (see orchestration/defs/quality/checks.py).
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import datetime as dt
-import fcntl
-import functools
 import json
 import math
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
 import great_expectations as gx
-import jinja2
-import jinja2.bccache
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from great_expectations.core import ExpectationSuiteValidationResult
 from great_expectations.core.expectation_validation_result import ExpectationValidationResult
-from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context import AbstractDataContext
 from great_expectations.data_context.types.base import (
     DataContextConfig,
     InMemoryStoreBackendDefaults,
     ProgressBarsConfig,
 )
-from great_expectations.data_context.types.resource_identifiers import (
-    ExpectationSuiteIdentifier,
-    ValidationResultIdentifier,
-)
 from great_expectations.execution_engine import pandas_execution_engine
 from great_expectations.expectations.expectation import Expectation
 from great_expectations.expectations.metadata_types import FailureSeverity
-from great_expectations.render.view import view as gx_views
 
 from orchestration.lib.publish import attach_read_only
 
 # GE hashes every value of a frame for a "fingerprint" in the batch markers: as slow as the checks
 # themselves on millions of rows, and on a small frame of personal data a guessable digest.
 pandas_execution_engine.HASH_THRESHOLD = 0
-
-
-class _CompiledTemplates(jinja2.BytecodeCache):
-    """Data Docs views build a new Jinja environment per page and compile every template again
-    (about half a second per page); compiled templates are kept for the process instead."""
-
-    def __init__(self) -> None:
-        self._code: dict[str, bytes] = {}
-
-    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        if bucket.key in self._code:
-            bucket.bytecode_from_string(self._code[bucket.key])
-
-    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        self._code[bucket.key] = bucket.bytecode_to_string()
-
-
-gx_views.Environment = functools.partial(jinja2.Environment, bytecode_cache=_CompiledTemplates())
 
 Severity = Literal["critical", "warning"]
 CRITICAL: Severity = "critical"
@@ -173,44 +142,17 @@ class SuiteResult:
     read_seconds: float
     validate_seconds: float
     results: tuple[ExpectationResult, ...]
-    # the scrubbed GE result, what Data Docs render; None when the frame could not be read
-    validation: ExpectationSuiteValidationResult | None = None
-    error: str | None = None
+    error: str | None = None  # why the suite could not run (then every rule failed)
 
     @property
     def passed(self) -> bool:
         return all(r.passed for r in self.results)
 
 
-def new_context(data_docs: Path | None = None, store: Path | None = None) -> AbstractDataContext:
-    """An ephemeral GE context; with `data_docs`, a docs site there and the suites and scrubbed
-    results it renders kept as JSON in `store` (so every step of a run adds to one site)."""
-    defaults = InMemoryStoreBackendDefaults()
-    stores = copy.deepcopy(defaults.stores)
-    sites = {}
-    if data_docs is not None:
-        store = store or data_docs.parent / "ge_store"
-        for name, folder in (
-            (defaults.expectations_store_name, "expectations"),
-            (defaults.validation_results_store_name, "validations"),
-        ):
-            stores[name]["store_backend"] = {
-                "class_name": "TupleFilesystemStoreBackend",
-                "base_directory": str(store / folder),
-            }
-        sites["run"] = {
-            "class_name": "SiteBuilder",
-            "show_how_to_buttons": False,
-            "store_backend": {
-                "class_name": "TupleFilesystemStoreBackend",
-                "base_directory": str(data_docs),
-            },
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        }
+def new_context() -> AbstractDataContext:
+    """An ephemeral GE context: suites and results in memory, no docs site, no network calls."""
     config = DataContextConfig(
-        store_backend_defaults=defaults,
-        stores=stores,
-        data_docs_sites=sites,
+        store_backend_defaults=InMemoryStoreBackendDefaults(),
         analytics_enabled=False,  # no network calls from a pipeline step
         progress_bars=ProgressBarsConfig(globally=False),
     )
@@ -308,7 +250,6 @@ def validate(
         pii = bool(set(_columns(evr.expectation_config.kwargs, rule)) & suite.pii)
         scrub(evr, pii)
         results.append(_result(suite, rule, evr, frame, pii))
-    validation.meta.get("batch_markers", {}).pop("pandas_data_fingerprint", None)
     order = {rule.name: i for i, rule in enumerate(suite.rules)}
     return SuiteResult(
         suite=suite,
@@ -316,7 +257,6 @@ def validate(
         read_seconds=round(read_seconds, 3),
         validate_seconds=round(time.perf_counter() - started, 3),
         results=tuple(sorted(results, key=lambda r: order[r.name])),
-        validation=validation,
     )
 
 
@@ -368,7 +308,7 @@ def failed_suite(suite: Suite, error: str) -> SuiteResult:
         )
         for rule in suite.rules
     )
-    return SuiteResult(suite, 0, 0.0, 0.0, results, None, error)
+    return SuiteResult(suite, 0, 0.0, 0.0, results, error)
 
 
 def scrub(evr: ExpectationValidationResult, pii: bool) -> None:
@@ -471,7 +411,8 @@ def _result(
     else:
         description = f"{observed}; expected {threshold}. {rule.why}"
         if samples:
-            description += f" Unexpected values (up to {SAMPLE_SIZE}): {_short(list(samples))}"
+            shown = f"[{', '.join(sample_text(value) for value in samples)}]"
+            description += f" Unexpected values (up to {SAMPLE_SIZE}): {_short(shown)}"
         elif pii and unexpected:
             description += " Unexpected values withheld: personal data."
     return ExpectationResult(
@@ -554,6 +495,15 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:,.3g}"
     return str(value)
+
+
+def sample_text(value: Any) -> str:
+    """An unexpected value as JSON, a float to the digits a reader needs: the 17 digits of a
+    ratio's full precision read like a card number to the personal-data scan of the pages."""
+    if isinstance(value, float) and math.isfinite(value) and not value.is_integer():
+        whole = len(str(int(abs(value)))) if abs(value) >= 1 else 0
+        return f"{value:.{max(8, whole + 2)}g}"
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _short(value: Any, limit: int = 300) -> str:
@@ -643,72 +593,3 @@ def _between(name: str, low: Any, high: Any, kwargs: Mapping[str, Any]) -> str:
     if low is not None:
         return f"{name} {'>' if kwargs.get('strict_min') else '>='} {_fmt(low)}"
     return f"{name} {upper} {_fmt(high)}"
-
-
-class DataDocs:
-    """GE Data Docs of one run at `root` (entry page `root/index.html`), built from scrubbed
-    results only. Several steps (or processes) of a run add to the same site, one at a time."""
-
-    def __init__(self, root: Path, run_name: str) -> None:
-        self.root = root
-        self.store = root.parent / "ge_store"  # the suites and scrubbed results, as JSON
-        self.run_name = run_name
-
-    @property
-    def index(self) -> Path:
-        return self.root / "index.html"
-
-    def add(self, results: Sequence[SuiteResult]) -> dict[str, Path]:
-        """Store the results, render their pages and the index; return the page of each suite."""
-        done = [r for r in results if r.validation is not None]
-        if not done:
-            return {}
-        self.root.mkdir(parents=True, exist_ok=True)
-        pages: dict[str, Path] = {}
-        with _locked(self.root.parent / ".data_docs.lock"):
-            context = new_context(self.root, self.store)
-            keys: list[Any] = []
-            for result in done:
-                validation = result.validation
-                assert validation is not None
-                name = result.suite.name
-                context.suites.add_or_update(
-                    gx.ExpectationSuite(name=name, expectations=_configurations(validation))
-                )
-                run_id = RunIdentifier(run_name=self.run_name, run_time=dt.datetime.now(dt.UTC))
-                validation.meta["run_id"] = run_id
-                key = ValidationResultIdentifier(
-                    expectation_suite_identifier=ExpectationSuiteIdentifier(name=name),
-                    run_id=run_id,
-                    batch_identifier=validation.batch_id or name,
-                )
-                context.validation_results_store.set(key, validation)
-                keys += [key, ExpectationSuiteIdentifier(name=name)]
-                pages[name] = key
-            context.build_data_docs(resource_identifiers=keys)
-            for name, key in pages.items():
-                urls = context.get_docs_sites_urls(resource_identifier=key)
-                url = urls[0]["site_url"] if urls else None
-                pages[name] = Path(url.removeprefix("file://")) if url else self.index
-        return pages
-
-
-def _configurations(validation: ExpectationSuiteValidationResult) -> list[Any]:
-    """The validated expectations as the suite page shows them (parameters filled in)."""
-    configurations = []
-    for evr in validation.results:
-        config = copy.deepcopy(evr.expectation_config)
-        config.kwargs.pop("batch_id", None)
-        config.id = None
-        configurations.append(config)
-    return configurations
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with open(path, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

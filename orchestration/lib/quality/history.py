@@ -210,6 +210,34 @@ def list_runs(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+TREND_RUNS = 20
+
+
+def trends(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict[str, Any]]:
+    """The figures of the last TREND_RUNS runs up to `run_id` (oldest first) that the report
+    charts: checks failed and warned, the quarantine rate, customers and identity precision."""
+    cursor = con.execute(
+        f"""
+        with this as (select started_at from {SCHEMA}.runs where run_id = ?)
+        select run_id, started_at, checks_failed, checks_warned, checks_not_run, rows_read,
+            rows_quarantined,
+            cast(json_extract(report, '$.identity.figures.customers') as bigint) as customers,
+            cast(json_extract(report, '$.identity.accuracy.precision') as double) as precision
+        from {SCHEMA}.runs
+        where started_at <= (select started_at from this) or run_id = ?
+        order by started_at desc nulls last
+        limit {TREND_RUNS}
+        """,
+        [run_id, run_id],
+    )
+    names = [d[0] for d in cursor.description]
+    rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    for row in rows:
+        read = row["rows_read"] or 0
+        row["quarantine_rate"] = (row["rows_quarantined"] or 0) / read if read else None
+    return rows[::-1]
+
+
 def forget_erased_customers(con: duckdb.DuckDBPyConnection) -> int:
     """Replace the ids of erased customers (identity.customer_ids status 'erased') in the
     recorded figures of earlier runs; return the runs changed. An erasure rebuilds the warehouse

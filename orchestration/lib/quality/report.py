@@ -8,7 +8,9 @@ quarantine's `reason` and `raw_content` columns, which can quote personal data, 
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -16,24 +18,27 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import jinja2
+from markupsafe import Markup, escape
 
 from orchestration.lib.contracts import ENTITIES
 from orchestration.lib.files import make_public, public_dir, write_atomic
 from orchestration.lib.ingest.lake import Lake
 from orchestration.lib.privacy.patterns import ensure_no_personal_data
+from orchestration.lib.quality import rendering
 from orchestration.lib.quality.history import CheckResult, RunRecord
+from orchestration.lib.sql import literal
 
 PII_CHECK = "no_clear_pii"
 LAYER_ORDER = ("raw", "staging", "intermediate", "identity", "value", "marts", "publish")
+# fct_customer_consents.purpose → label; "any marketing channel" is the three marketing ones
 CONSENT_PURPOSES = (
-    ("consent_marketing_sms", "Marketing by SMS"),
-    ("consent_marketing_wechat", "Marketing on WeChat"),
-    ("consent_marketing_email", "Marketing by email"),
-    ("consent_personalisation", "Personalisation"),
-    ("consent_analytics", "Analytics"),
-    ("has_marketing_consent", "Any marketing channel"),
+    ("marketing_sms", "Marketing by SMS"),
+    ("marketing_wechat", "Marketing on WeChat"),
+    ("marketing_email", "Marketing by email"),
+    ("personalisation", "Personalisation"),
+    ("analytics", "Analytics"),
 )
+MARKETING_PURPOSES = ("marketing_sms", "marketing_wechat", "marketing_email")
 # identity_links.refused_reason → what refused the link; all but below_threshold are guards
 REFUSAL_REASONS = {
     "conflicting_national_id": "two different national IDs",
@@ -50,36 +55,7 @@ TOP_REASONS = 5
 LARGEST_CLUSTERS = 10
 RECENT_ERASURES = 20
 
-_TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
-
-def _num(value: Any) -> str:
-    # thousands separators also keep long numbers from looking like phone numbers
-    if value is None:
-        return "—"
-    return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
-
-
-def _when(value: dt.datetime | str | None) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, str):
-        return value[:19].replace("T", " ")
-    return value.isoformat(sep=" ", timespec="seconds")
-
-
-_TEMPLATES.filters.update(
-    num=_num,
-    when=_when,
-    ratio=lambda value: "—" if value is None else f"{value:.4f}",
-    pct=lambda value: "—" if value is None else f"{value:.1%}",
-)
+_TEMPLATES = rendering.environment()
 
 
 def layer_rank(layer: str) -> tuple[int, str]:
@@ -260,36 +236,43 @@ def identity_figures(
 
 
 def consent_coverage(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """Customers with each consent given, refused or unknown, from marts.dim_customer."""
-    if "dim_customer" not in _tables(con, "marts"):
+    """Customers per purpose whose latest consent is a grant, a withdrawal, or who have never
+    been asked (no consent event): marts.dim_customer against marts.fct_customer_consents."""
+    if not {"dim_customer", "fct_customer_consents"} <= _tables(con, "marts"):
         return {"available": False}
-    present = {
-        row[0]
-        for row in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = 'marts' and table_name = 'dim_customer'"
-        ).fetchall()
-    }
-    purposes = [(column, label) for column, label in CONSENT_PURPOSES if column in present]
-    selects = ", ".join(
-        f"count(*) filter (where {c}), count(*) filter (where not {c})" for c, _ in purposes
-    )
-    row = con.execute(f"select count(*), {selects} from marts.dim_customer").fetchone()
-    customers = row[0]
-    rows = []
-    for index, (column, label) in enumerate(purposes):
-        given, refused = row[1 + 2 * index], row[2 + 2 * index]
-        rows.append(
+    purposes = [*CONSENT_PURPOSES, ("any_marketing", "Any marketing channel")]
+    marketing = ", ".join(literal(p) for p in MARKETING_PURPOSES)
+    rows = con.execute(
+        f"""
+        with decided as (
+            select customer_id, purpose, is_granted from marts.fct_customer_consents
+            union all
+            select customer_id, 'any_marketing', bool_or(is_granted)
+            from marts.fct_customer_consents where purpose in ({marketing})
+            group by customer_id
+        )
+        select purpose, count(*) filter (where is_granted), count(*) filter (where not is_granted)
+        from decided
+        where customer_id in (select customer_id from marts.dim_customer)
+        group by purpose
+        """
+    ).fetchall()
+    decided = {purpose: (given, refused) for purpose, given, refused in rows}
+    customers = con.execute("select count(*) from marts.dim_customer").fetchall()[0][0]
+    figures = []
+    for purpose, label in purposes:
+        given, refused = decided.get(purpose, (0, 0))
+        figures.append(
             {
                 "purpose": label,
-                "column": column,
+                "column": purpose,
                 "given": given,
                 "refused": refused,
-                "unknown": customers - given - refused,
+                "never_recorded": customers - given - refused,
                 "share_given": given / customers if customers else 0.0,
             }
         )
-    return {"available": True, "customers": customers, "purposes": rows}
+    return {"available": True, "customers": customers, "purposes": figures}
 
 
 def erasure_requests(
@@ -375,14 +358,83 @@ def pii_scan(checks: Sequence[CheckResult]) -> list[CheckResult]:
     return sorted((c for c in checks if c.check_name == PII_CHECK), key=lambda c: c.asset_key)
 
 
+def trend_charts(trends: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The report's charts across runs (oldest first, this run last), each an inline SVG."""
+    series = [
+        ("checks-failed", "Checks failed (error)", "checks_failed", "{:,.0f}"),
+        ("checks-warned", "Warnings", "checks_warned", "{:,.0f}"),
+        ("quarantine-rate", "Quarantine rate of rows read", "quarantine_rate", "{:.2%}"),
+        ("customers", "Customers after identity resolution", "customers", "{:,.0f}"),
+        ("precision", "Identity precision (answer key)", "precision", "{:.4f}"),
+    ]
+    charts = []
+    for name, title, column, fmt in series:
+        values = [row.get(column) for row in trends]
+        if all(v is None for v in values):
+            continue
+        charts.append(
+            {
+                "name": name,
+                "title": title,
+                "svg": _bars(values, [row["run_id"][:8] for row in trends], fmt),
+                "latest": "—" if values[-1] is None else fmt.format(values[-1]),
+                "values": ["" if v is None else fmt.format(v) for v in values],
+            }
+        )
+    return charts
+
+
+def _bars(values: Sequence[float | None], labels: Sequence[str], fmt: str) -> Markup:
+    """A small bar chart as inline SVG (no script, no external file): one bar per run, the
+    latest (this run) darker; a run without the figure leaves a gap."""
+    width, height, gap = 16, 60, 4
+    top = max((v for v in values if v is not None), default=0) or 1
+    bars = []
+    for index, (value, label) in enumerate(zip(values, labels, strict=True)):
+        if value is None:
+            continue
+        tall = max(1.0, height * value / top)
+        latest = " latest" if index == len(values) - 1 else ""
+        bars.append(
+            f'<rect class="tbar{latest}" x="{index * (width + gap)}" y="{height - tall:.1f}" '
+            f'width="{width}" height="{tall:.1f}"><title>run {escape(label)}: '
+            f"{escape(fmt.format(value))}</title></rect>"
+        )
+    total = max(1, len(values)) * (width + gap)
+    return Markup(
+        f'<svg class="trend" role="img" viewBox="0 0 {total} {height}" width="{total}" '
+        f'height="{height}">{"".join(bars)}</svg>'
+    )
+
+
+CSV_COLUMNS = (
+    "layer", "asset_key", "check_name", "outcome", "severity", "blocking", "observed",
+    "threshold", "description", "evaluated_at",
+)  # fmt: skip
+
+
+def checks_csv(checks: Sequence[CheckResult]) -> str:
+    """The run's check results as CSV (for spreadsheets and audit evidence)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for check in sorted(checks, key=lambda c: (layer_rank(c.layer), c.asset_key, c.check_name)):
+        writer.writerow(
+            [check.outcome if name == "outcome" else getattr(check, name) for name in CSV_COLUMNS]
+        )
+    return out.getvalue()
+
+
 def render_report(
     run: RunRecord,
     checks: Sequence[CheckResult],
     *,
-    data_docs: str | None = None,
+    check_pages: str | None = None,
+    trends: Sequence[dict[str, Any]] = (),
     rendered_at: dt.datetime | None = None,
 ) -> str:
-    """The report page; `run.report` holds the gathered figures, `checks` the run's results."""
+    """The report page; `run.report` holds the gathered figures, `checks` the run's results,
+    `trends` the figures of earlier runs (history.trends)."""
     figures = run.report
     return _TEMPLATES.get_template("report.html.j2").render(
         run=run,
@@ -396,7 +448,10 @@ def render_report(
         erasure=figures.get("erasure", {"available": False}),
         lineage=figures.get("lineage", []),
         materialised_in_run=figures.get("materialised", []),
-        data_docs=data_docs,
+        check_pages=check_pages,
+        inventory=figures.get("inventory", []),
+        charts=trend_charts(trends or [_this_run_trend(run)]),
+        trend_runs=len(trends) or 1,
         rendered_at=rendered_at or dt.datetime.now(dt.UTC).replace(tzinfo=None),
         duration=_duration(run),
     )
@@ -413,13 +468,40 @@ def _duration(run: RunRecord) -> str | None:
     return f"{seconds // 60} min {seconds % 60:02d} s"
 
 
-def write_report(reports: Path, run: RunRecord, checks: Sequence[CheckResult]) -> Path:
-    """Render and write `<reports>/<run id>/index.html`; refuse if it holds personal data."""
+def _this_run_trend(run: RunRecord) -> dict[str, Any]:
+    identity = run.report.get("identity") or {}
+    return {
+        "run_id": run.run_id,
+        "checks_failed": run.checks_failed,
+        "checks_warned": run.checks_warned,
+        "quarantine_rate": run.rows_quarantined / run.rows_read if run.rows_read else None,
+        "customers": (identity.get("figures") or {}).get("customers"),
+        "precision": (identity.get("accuracy") or {}).get("precision"),
+    }
+
+
+def write_report(
+    reports: Path,
+    run: RunRecord,
+    checks: Sequence[CheckResult],
+    *,
+    trends: Sequence[dict[str, Any]] = (),
+) -> Path:
+    """Render and write `<reports>/<run id>/index.html` and its `checks.csv`; refuse if either
+    holds personal data."""
     folder = reports / run.run_id
-    docs = folder / "data_docs" / "index.html"
-    html = render_report(run, checks, data_docs="data_docs/index.html" if docs.is_file() else None)
+    pages = folder / "checks" / "index.html"
+    html = render_report(
+        run,
+        checks,
+        check_pages="checks/index.html" if pages.is_file() else None,
+        trends=trends,
+    )
     path = folder / "index.html"
+    table = checks_csv(checks)
     ensure_no_personal_data(html, str(path))
+    ensure_no_personal_data(table, str(folder / "checks.csv"))
+    write_atomic(folder / "checks.csv", table, durable=False)
     write_atomic(path, html, durable=False)
     # auditors read the reports under their own accounts: they hold no personal data
     public_dir(reports)

@@ -142,12 +142,13 @@ class BacktestResult:
         return self._total("spend_mae")
 
 
-# PyTensor warns on first compile when pip's wheels find no BLAS to link; the fits are small (MAP
-# on at most fit_sample_size customers) and the warning would only alarm users
-warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)
-
-
 def _clv_api() -> Any:
+    # PyTensor warns on first compile when pip's wheels find no BLAS to link; the fits are small
+    # (MAP on at most fit_sample_size customers) and the warning would only alarm users. Set on
+    # every use: a filter set at import time is lost when the importer restores its own
+    warnings.filterwarnings(
+        "ignore", message="PyTensor could not link to a BLAS", category=UserWarning
+    )
     # imported on first use: pymc-marketing takes seconds to import, the code location should not
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # arviz announces its 1.0 refactor

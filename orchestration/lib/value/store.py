@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import duckdb
@@ -129,3 +130,58 @@ def invalid_predictions(con: duckdb.DuckDBPyConnection) -> int:
             or predicted_clv_365d is null or predicted_clv_365d < 0
         """
     ).fetchall()[0][0]
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The CLV tables in the warehouse: as of when they were fitted, for how many customers."""
+
+    observation_end: date
+    customers: int
+    purchases_error_pct: float | None
+    spend_error_pct: float | None
+
+
+def last_fit(con: duckdb.DuckDBPyConnection) -> Fit | None:
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? "
+        "and table_name in ('customer_clv', 'clv_backtest')",
+        [SCHEMA],
+    ).fetchall()[0][0]
+    if exists < 2:
+        return None
+    end, customers = con.execute(
+        f"select max(observation_end_date), count(*) from {SCHEMA}.customer_clv"
+    ).fetchall()[0]
+    if end is None:
+        return None
+    errors = con.execute(
+        f"select purchases_error_pct, spend_error_pct from {SCHEMA}.clv_backtest where is_total"
+    ).fetchall()
+    purchases, spend = errors[0] if errors else (None, None)
+    return Fit(end, customers, purchases, spend)
+
+
+def customers_with_orders(con: duckdb.DuckDBPyConnection) -> int:
+    return con.sql(
+        f"""
+        select count(distinct customer_id) from {ORDERS_TABLE}
+        where customer_id is not null and not is_cancelled and currency = '{CURRENCY}'
+        """
+    ).fetchall()[0][0]
+
+
+def refit_reason(
+    fit: Fit | None, as_of: date, customers: int, *, after_days: int, growth: float
+) -> str | None:
+    """Why the CLV model must be fitted again now, or None to keep the last fit: none yet, the
+    as-of date moved `after_days` or more past it, or `growth` more customers have orders."""
+    if fit is None:
+        return "no fit yet"
+    if (as_of - fit.observation_end).days >= after_days:
+        return f"the as-of date moved {(as_of - fit.observation_end).days} days past the last fit"
+    if customers > fit.customers * (1 + growth):
+        return f"{customers:,} customers with orders, {growth:.0%} more than the last fit's"
+    if as_of < fit.observation_end:
+        return "the as-of date moved back before the last fit"
+    return None

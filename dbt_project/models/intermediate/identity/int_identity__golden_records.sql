@@ -1,6 +1,24 @@
-with xref as (
+{{ config(
+    materialized='incremental',
+    unique_key='customer_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    post_hook="delete from {{ this }} where customer_id not in (select customer_id from {{ source('identity', 'customer_xref') }})"
+) }}
+
+-- incremental: the customers identity resolution wrote since the last build (their records or
+-- their links changed) are recomputed; ids merged away or retired are removed by the post-hook
+with touched as (
+
+    select distinct customer_id from {{ source('identity', 'customer_xref') }}
+    where {{ newer_than_built('resolved_at', '_resolved_at') }}
+
+),
+
+xref as (
 
     select * from {{ source('identity', 'customer_xref') }}
+    where customer_id in (select touched.customer_id from touched)
 
 ),
 
@@ -20,6 +38,7 @@ records as (
 
     select
         xref.customer_id,
+        xref.resolved_at,
         source_records.source_system,
         source_records.source_rank,
         source_records.last_seen_at,
@@ -145,7 +164,8 @@ customers as (
         customer_id,
         count(*) as source_records,
         min(first_seen_at) as first_seen_at,
-        max(last_seen_at) as last_seen_at
+        max(last_seen_at) as last_seen_at,
+        max(resolved_at) as _resolved_at
     from records
     group by customer_id
 
@@ -175,7 +195,8 @@ final as (
         pivoted.postal_code_source,
         customers.source_records,
         customers.first_seen_at,
-        customers.last_seen_at
+        customers.last_seen_at,
+        customers._resolved_at
     from customers
     left join pivoted
         on customers.customer_id = pivoted.customer_id

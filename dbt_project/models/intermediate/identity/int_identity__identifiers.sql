@@ -1,18 +1,41 @@
-with source_records as (
+{{ config(
+    materialized='incremental',
+    unique_key='record_key',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    post_hook="delete from {{ this }} as identifiers using {{ ref('int_identity__source_records') }} as records where identifiers.record_key = records.record_key and identifiers._loaded_at < records._loaded_at"
+) }}
+
+-- incremental: every record with a version loaded since the last build (its current one, or an
+-- older one delivered late) has its identifiers replaced from all of its versions; the post-hook
+-- drops what is left of a record that now has none (rows older than its current version)
+with changed as (
+
+    {{ identifiers_to_rebuild() }}
+
+),
+
+source_records as (
 
     select * from {{ ref('int_identity__source_records') }}
+    where record_key in (select changed.record_key from changed)
 
 ),
 
 member_versions as (
 
     select * from {{ ref('stg_crm__member_versions') }}
+    where
+        {{ record_key('crm', 'members', 'member_id') }} in (select changed.record_key from changed)
 
 ),
 
 shop_account_versions as (
 
     select * from {{ ref('stg_ecommerce__customer_versions') }}
+    where
+        {{ record_key('ecommerce', 'customers', 'account_id') }}
+        in (select changed.record_key from changed)
 
 ),
 
@@ -104,11 +127,14 @@ long_form as (
 final as (
 
     select
-        record_key,
-        identifier_type,
-        identifier_value
+        long_form.record_key,
+        long_form.identifier_type,
+        long_form.identifier_value,
+        changed._loaded_at
     from long_form
-    where identifier_value is not null
+    inner join changed
+        on long_form.record_key = changed.record_key
+    where long_form.identifier_value is not null
 
 )
 

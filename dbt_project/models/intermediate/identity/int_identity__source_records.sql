@@ -1,24 +1,37 @@
+{{ config(
+    materialized='incremental',
+    unique_key='record_key',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail'
+) }}
+
+-- incremental: only the records whose current version was loaded since the last build are
+-- normalised (docs/operations.md#incremental-runs)
 with members as (
 
     select * from {{ ref('stg_crm__members') }}
+    where {{ newer_than_built('_loaded_at') }}
 
 ),
 
 shop_accounts as (
 
     select * from {{ ref('stg_ecommerce__customers') }}
+    where {{ newer_than_built('_loaded_at') }}
 
 ),
 
 receipts as (
 
     select * from {{ ref('stg_pos__transactions') }}
+    where {{ newer_than_built('_loaded_at') }}
 
 ),
 
 social_accounts as (
 
     select * from {{ ref('stg_social__accounts') }}
+    where {{ newer_than_built('_loaded_at') }}
 
 ),
 
@@ -43,7 +56,8 @@ member_records as (
         cast(null as varchar) as unionid,
         cast(null as varchar) as app_id,
         registered_at as first_seen_at,
-        updated_at as last_seen_at
+        updated_at as last_seen_at,
+        _loaded_at
     from members
 
 ),
@@ -69,7 +83,8 @@ shop_account_records as (
         cast(null as varchar) as unionid,
         platform as app_id,
         created_at as first_seen_at,
-        updated_at as last_seen_at
+        updated_at as last_seen_at,
+        _loaded_at
     from shop_accounts
 
 ),
@@ -96,7 +111,8 @@ receipt_records as (
         cast(null as varchar) as unionid,
         store_id as app_id,
         transacted_at as first_seen_at,
-        transacted_at as last_seen_at
+        transacted_at as last_seen_at,
+        _loaded_at
     from receipts
     where member_card_no is not null or phone is not null
 
@@ -123,7 +139,8 @@ social_account_records as (
         unionid,
         app_id,
         followed_at as first_seen_at,
-        updated_at as last_seen_at
+        updated_at as last_seen_at,
+        _loaded_at
     from social_accounts
 
 ),
@@ -172,7 +189,8 @@ final as (
             when 'ecommerce' then 2
             when 'social' then 3
             else 4
-        end as source_rank
+        end as source_rank,
+        _loaded_at
     from unioned
 
 )

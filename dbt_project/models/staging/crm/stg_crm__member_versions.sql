@@ -26,7 +26,8 @@ final as (
         email,
         national_id,
         _source_file,
-        _line_no
+        _line_no,
+        _loaded_at
     from deduplicated
 
 )

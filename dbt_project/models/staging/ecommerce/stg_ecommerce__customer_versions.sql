@@ -23,7 +23,8 @@ final as (
         phone,
         email,
         _source_file,
-        _line_no
+        _line_no,
+        _loaded_at
     from deduplicated
 
 )

@@ -1,0 +1,34 @@
+{#-
+    The batch of an incremental model (docs/operations.md#incremental-runs): rows newer than the
+    newest the model already holds, by a load or resolution timestamp. Every row of a full build.
+-#}
+{% macro newer_than_built(column, built_column=none) -%}
+    {%- if is_incremental() -%}
+        {{ column }} > (
+            select coalesce(max({{ built_column or column }}), cast('0001-01-01' as timestamp))
+            from {{ this }}
+        )
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#-
+    The records whose identifiers int_identity__identifiers must build again: a version of theirs
+    (the current one, or an older one delivered late) was loaded since its last build.
+-#}
+{% macro identifiers_to_rebuild() -%}
+    select record_key, max(_loaded_at) as _loaded_at
+    from (
+        select record_key, _loaded_at from {{ ref('int_identity__source_records') }}
+        union all
+        select {{ record_key('crm', 'members', 'member_id') }} as record_key, _loaded_at
+        from {{ ref('stg_crm__member_versions') }}
+        union all
+        select {{ record_key('ecommerce', 'customers', 'account_id') }} as record_key, _loaded_at
+        from {{ ref('stg_ecommerce__customer_versions') }}
+    ) as loads
+    where {{ newer_than_built('_loaded_at') }}
+    group by record_key
+{%- endmacro %}
