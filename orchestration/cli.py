@@ -214,10 +214,10 @@ def _materialize(
     from orchestration.resources import RunModeResource, WarehouseResource
 
     # a withdrawn file or an erasure since the last full run: this run rebuilds everything
+    # (RunModeResource.rebuilds reads the same requests; a successful run clears them)
     pending = Lake(where.lake).full_refresh_reasons() if selection == "all" else []
     if pending and not full_refresh:
         _say(f"full refresh: {'; '.join(pending)} since the last full run")
-    full_refresh = full_refresh or bool(pending)
     definitions = build_defs(
         WarehouseResource.at(where),
         run_mode=RunModeResource(full_refresh=full_refresh, retrain=retrain),
@@ -259,8 +259,6 @@ def _materialize(
     progress.clear()  # the listener writes to this command's stdout, which ends with it
     _say(f"dbt and step output: {log_path}")
     code = _report(result, started)
-    if code == 0 and full_refresh and selection == "all":
-        Lake(where.lake).clear_full_refresh()
     return _audit(instance, result.run_id, graph, where, started) or code
 
 

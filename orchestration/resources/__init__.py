@@ -10,6 +10,7 @@ from pydantic import Field
 from orchestration import settings
 from orchestration.lib.files import restrict_new_files
 from orchestration.lib.identity.locale import Locale
+from orchestration.lib.ingest.lake import Lake
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -84,3 +85,10 @@ class RunModeResource(dg.ConfigurableResource):
 
     full_refresh: bool = False
     retrain: bool = False
+
+    def rebuilds(self, warehouse: WarehouseResource) -> bool:
+        """Whether this run rebuilds everything: asked for, or requested in the lake by a
+        withdrawal or an erasure since the last full run (cleared once a run succeeds)."""
+        return (
+            self.full_refresh or self.retrain or bool(Lake(warehouse.lake).full_refresh_reasons())
+        )

@@ -60,14 +60,14 @@ def demo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(settings.REPO_ROOT, root, ignore=ignore, symlinks=True)
     (root / ".venv").symlink_to(Path(sys.executable).parent.parent)
     subprocess.run(
-        [".venv/bin/dbt", "parse", "--quiet", "--profiles-dir", "."],
+        [str(root / ".venv" / "bin" / "dbt"), "parse", "--quiet", "--profiles-dir", "."],
         cwd=root / "dbt_project",
         env=_env(root),
         check=True,
     )
     demo = subprocess.run(
-        [".venv/bin/omni360", "run", "--landing", "seeds/sample", "--warehouse",
-         "warehouse/omni360.duckdb"],
+        [str(root / ".venv" / "bin" / "omni360"), "run", "--landing", "seeds/sample",
+         "--warehouse", "warehouse/omni360.duckdb"],
         cwd=root, env=_env(root), capture_output=True, text=True,
     )  # fmt: skip
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
@@ -81,6 +81,8 @@ def _env(root: Path) -> dict[str, str]:
         if not k.startswith("OMNI360_") and k not in ("DAGSTER_HOME", "PYTHONPATH")
     }
     env["PATH"] = f"{root / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    # the copy's code, not the checkout the shared environment is installed from (editable)
+    env["PYTHONPATH"] = str(root)
     env["OMNI360_DEMO_MODE"] = "1"  # what scripts/demo.sh sets
     return env
 
@@ -117,6 +119,11 @@ def test_every_readme_command_runs_as_written_after_the_quickstart(demo_copy: Pa
     scratch = demo_copy.parent / "tmp"
     scratch.mkdir()
     env = _env(demo_copy)
+    where = subprocess.run(
+        ["python", "-c", "from orchestration import settings; print(settings.warehouse_path())"],
+        cwd=demo_copy, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert where.stdout.strip() == str(demo_copy / "warehouse" / "omni360.duckdb")
     failures = []
     for written in readme_commands():
         command = written.replace("/tmp/", f"{scratch}/")

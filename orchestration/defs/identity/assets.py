@@ -106,7 +106,7 @@ def identity_resolution(
             run_id=context.run.run_id,
             config=resolver,
             progress=lambda step: context.log.info(f"identity resolution: {step} done"),
-            full_refresh=run_mode.full_refresh,
+            full_refresh=run_mode.rebuilds(warehouse),
             retrain=run_mode.retrain,
         )
         scope = result.scope

@@ -37,7 +37,7 @@ def omni360_dbt_models(
     progress.report(f"dbt build: {models} models and seeds, {tests} tests")
     # the run's locations and the deployment's locale reach dbt as vars (profiles.yml, sources)
     dbt_vars = json.dumps({**warehouse.dbt_vars(), **locale.locale.dbt_vars()})
-    refresh = ["--full-refresh"] if run_mode.full_refresh or run_mode.retrain else []
+    refresh = ["--full-refresh"] if run_mode.rebuilds(warehouse) else []
     built = tested = 0
     said = time.monotonic()
     for event in dbt.cli(["build", "--vars", dbt_vars, *refresh], context=context).stream():

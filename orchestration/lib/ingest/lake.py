@@ -13,6 +13,7 @@ a manifest entry are leftovers of an interrupted run and are deleted before the 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -216,15 +217,39 @@ class Lake:
         return self.root / "_ops" / "full_refresh.json"
 
     def request_full_refresh(self, why: str) -> None:
-        reasons = [*self.full_refresh_reasons(), why]
-        write_atomic(self._full_refresh_file, json.dumps(reasons, ensure_ascii=False))
+        """Ask the next run to rebuild everything: rows left the lake (a withdrawal, an erasure)
+        and incremental models cannot see what is gone."""
+        requests = [*self._full_refresh_requests(), {"why": why, "at": _utc_now().isoformat()}]
+        write_atomic(self._full_refresh_file, json.dumps(requests, ensure_ascii=False))
 
     def full_refresh_reasons(self) -> list[str]:
-        path = self._full_refresh_file
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+        return [request["why"] for request in self._full_refresh_requests()]
 
-    def clear_full_refresh(self) -> None:
-        self._full_refresh_file.unlink(missing_ok=True)
+    def clear_full_refresh(self, before: dt.datetime | None = None) -> None:
+        """Forget the requests a full run has met: those made before it started (UTC, naive),
+        or all of them."""
+        kept = [
+            r
+            for r in self._full_refresh_requests()
+            if before is not None and dt.datetime.fromisoformat(r["at"]) >= before
+        ]
+        if kept:
+            write_atomic(self._full_refresh_file, json.dumps(kept, ensure_ascii=False))
+        else:
+            self._full_refresh_file.unlink(missing_ok=True)
+
+    def _full_refresh_requests(self) -> list[dict[str, str]]:
+        path = self._full_refresh_file
+        if not path.is_file():
+            return []
+        return [
+            r if isinstance(r, dict) else {"why": r, "at": "0001-01-01T00:00:00"}
+            for r in json.loads(path.read_text(encoding="utf-8"))
+        ]
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def _safe_name(rel_path: str) -> str:

@@ -20,6 +20,7 @@ import dagster as dg
 import duckdb
 
 from orchestration import settings
+from orchestration.lib.ingest.lake import Lake
 from orchestration.lib.privacy.inventory import personal_data_inventory
 from orchestration.lib.privacy.patterns import mask_text
 from orchestration.lib.quality import history, report
@@ -309,6 +310,9 @@ def finish_run(
         history.forget_erased_customers(con)
         runs = history.list_runs(con)
         trends = history.trends(con, run_id)
+    if run.status == "SUCCESS":
+        # the run rebuilt what withdrawals and erasures before it asked for
+        Lake(lake).clear_full_refresh(before=run.started_at)
     path = report.write_report(reports, run, checks, trends=trends)
     report.write_index(reports, runs)
     return path
