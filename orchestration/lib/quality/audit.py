@@ -2,8 +2,8 @@
 
 Runs outside the job on purpose: a failed blocking check skips what is downstream of it, and the
 history and report are wanted most for exactly those runs. Everything is read from the run's
-events in a Dagster instance (the CLI's ephemeral one, or the daemon's), so the CLI, the
-run-status sensors and the tests share one path: `finish_run`.
+events in a Dagster instance (the persistent one beside the warehouse, which the CLI and the UI
+share), so the CLI, the run-status sensors and the tests share one path: `finish_run`.
 """
 
 from __future__ import annotations
