@@ -2,7 +2,7 @@
 the quickstart: on a copy of the repository whose demo has run (`scripts/demo.sh` without its
 set-up, which the test environment has done), one command after the other in the README's order,
 each exiting 0. Scratch paths under /tmp/ go to the test's own folder; `dagster dev` must serve
-its UI, then it is stopped.
+its UI (and `dbt docs serve` its pages), then it is stopped.
 """
 
 from __future__ import annotations
@@ -87,10 +87,21 @@ def _env(root: Path) -> dict[str, str]:
     return env
 
 
-def _dagster_dev(command: str, root: Path, env: dict[str, str]) -> tuple[int, str]:
-    """Start the UI as written, wait until it answers, stop it: 0 if it served."""
+# commands that serve a web page until stopped: the part of the command that says so, and the
+# page to wait for
+SERVERS = {"dagster dev": "/server_info", "dbt docs serve": "/"}
+
+
+def _serve(command: str, root: Path, env: dict[str, str]) -> tuple[int, str]:
+    """Start a server as written (on the port it names, else 3917), wait until it answers, stop
+    it: 0 if it served."""
+    page = next(page for marker, page in SERVERS.items() if marker in command)
+    port = re.search(r"--port (\d+)", command)
+    if port is None:
+        command += " --port 3917"
+    url = f"http://127.0.0.1:{port.group(1) if port else 3917}{page}"
     process = subprocess.Popen(
-        ["bash", "-c", command + " --port 3917"],
+        ["bash", "-c", command],
         cwd=root,
         env=env,
         stdout=subprocess.PIPE,
@@ -101,7 +112,7 @@ def _dagster_dev(command: str, root: Path, env: dict[str, str]) -> tuple[int, st
     deadline, served = time.monotonic() + 240, False
     while time.monotonic() < deadline and process.poll() is None:
         try:
-            with urllib.request.urlopen("http://127.0.0.1:3917/server_info", timeout=5):
+            with urllib.request.urlopen(url, timeout=5):
                 served = True
                 break
         except OSError:
@@ -128,8 +139,8 @@ def test_every_readme_command_runs_as_written_after_the_quickstart(demo_copy: Pa
     for written in readme_commands():
         command = written.replace("/tmp/", f"{scratch}/")
         started = time.monotonic()
-        if "dagster dev" in command:
-            code, output = _dagster_dev(command, demo_copy, env)
+        if any(marker in command for marker in SERVERS):
+            code, output = _serve(command, demo_copy, env)
         else:
             done = subprocess.run(
                 ["bash", "-c", command],

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import json
 import stat
 
 import dagster as dg
 import duckdb
 
+from orchestration import settings
 from tests.integration.conftest import SampleRun
 
 
@@ -142,3 +144,38 @@ def test_restricted_files_are_owner_only_and_what_is_published_is_readable(
     assert mode(current) == 0o755
     assert all(mode(p) == 0o644 for p in current.rglob("*.parquet"))
     assert mode(sample_run.reports / "index.html") == 0o644
+
+
+def test_the_published_snapshot_describes_its_tables_and_columns(sample_run: SampleRun):
+    """The marts' YAML descriptions reach the snapshot as comments: the BI data dictionary."""
+    manifest = json.loads((settings.REPO_ROOT / "dbt_project" / "target" / "manifest.json").read_text())
+    documented = {
+        node["name"]: {c: v["description"] for c, v in node["columns"].items() if v["description"]}
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["schema"] == "marts"
+    }
+    snapshot = sample_run.warehouse.parent / "published" / "omni360_marts.duckdb"
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        tables = dict(
+            con.execute(
+                "select table_name, comment from duckdb_tables() where schema_name = 'marts'"
+            ).fetchall()
+        )
+        columns = {
+            (t, c): comment
+            for t, c, comment in con.execute(
+                "select table_name, column_name, comment from duckdb_columns() "
+                "where schema_name = 'marts'"
+            ).fetchall()
+        }
+    assert set(tables) == set(documented)
+    assert [t for t, comment in tables.items() if not comment] == []
+    missing = [
+        f"{table}.{column}"
+        for table, described in documented.items()
+        for column, text in described.items()
+        if columns.get((table, column)) != text
+    ]
+    assert missing == []
+    # every published column is documented
+    assert [f"{t}.{c}" for (t, c), comment in columns.items() if not comment] == []
