@@ -148,7 +148,8 @@ def test_restricted_files_are_owner_only_and_what_is_published_is_readable(
 
 def test_the_published_snapshot_describes_its_tables_and_columns(sample_run: SampleRun):
     """The marts' YAML descriptions reach the snapshot as comments: the BI data dictionary."""
-    manifest = json.loads((settings.REPO_ROOT / "dbt_project" / "target" / "manifest.json").read_text())
+    manifest_path = settings.REPO_ROOT / "dbt_project" / "target" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     documented = {
         node["name"]: {c: v["description"] for c, v in node["columns"].items() if v["description"]}
         for node in manifest["nodes"].values()
