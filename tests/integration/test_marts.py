@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -168,13 +168,13 @@ def test_metricflow_answers_the_metrics_by_name_as_the_kpi_mart_does(
     sample_run: SampleRun, con, tmp_path
 ):
     out = tmp_path / "mf.csv"
-    # a copy: MetricFlow opens the file read-write, which the tests' read-only handle would block
-    warehouse = tmp_path / "omni360.duckdb"
-    shutil.copy(sample_run.warehouse, warehouse)
+    # what analysts query: the published snapshot, read-only (the dbt target `snapshot`)
+    snapshot = sample_run.warehouse.parent / "published" / "omni360_marts.duckdb"
+    before = (snapshot.stat().st_mtime_ns, hashlib.sha256(snapshot.read_bytes()).hexdigest())
     env = {
         **os.environ,
-        "OMNI360_WAREHOUSE": str(warehouse),
-        "OMNI360_LAKE": str(sample_run.lake),
+        "DBT_TARGET": "snapshot",
+        "OMNI360_SNAPSHOT": str(snapshot),
         "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
     }
     done = subprocess.run(
@@ -211,6 +211,36 @@ def test_metricflow_answers_the_metrics_by_name_as_the_kpi_mart_does(
         ).fetchall()
     }
     assert len(mart) >= 8 and metricflow == mart
+    after = (snapshot.stat().st_mtime_ns, hashlib.sha256(snapshot.read_bytes()).hexdigest())
+    assert after == before
+
+
+def test_sqlalchemy_reflects_the_published_snapshot_as_bi_tools_browse_it(sample_run: SampleRun):
+    """What Superset and pandas.read_sql call through duckdb-engine (docs/bi.md): schemas,
+    tables, columns with their comments, and a query."""
+    import sqlalchemy as sa
+
+    snapshot = sample_run.warehouse.parent / "published" / "omni360_marts.duckdb"
+    engine = sa.create_engine(
+        f"duckdb:///{snapshot}?access_mode=read_only", poolclass=sa.pool.NullPool
+    )
+    try:
+        inspector = sa.inspect(engine)
+        assert any(name.endswith("marts") for name in inspector.get_schema_names())
+        tables = inspector.get_table_names(schema="marts")
+        assert {"dim_customer", "fct_orders", "rpt_kpi_monthly"} <= set(tables)
+        columns = {c["name"]: c for c in inspector.get_columns("fct_orders", schema="marts")}
+        assert columns["customer_id"]["comment"]
+        assert inspector.get_table_comment("dim_customer", schema="marts")["text"]
+        inspector.get_pk_constraint("fct_orders", schema="marts")
+        metadata = sa.MetaData()
+        metadata.reflect(engine, schema="marts")
+        assert len(metadata.tables) == len(tables)
+        with engine.connect() as con:
+            orders = con.execute(sa.text("select count(*) from marts.fct_orders")).scalar()
+        assert orders > 0
+    finally:
+        engine.dispose()
 
 
 def test_a_reader_never_sees_a_half_built_run_while_the_pipeline_rebuilds(sample_run: SampleRun):

@@ -7,6 +7,7 @@ import re
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from orchestration.lib.contracts import entity
@@ -127,3 +128,36 @@ def test_splink_alone_finds_the_duplicates_in_a_febrl1_slice(febrl1):
     assert (len(subset), len(truth)) == (400, 150)
     predicted = benchmarks.splink_alone(subset, with_national_id=False)
     assert benchmarks.pairwise_scores(predicted, truth, subset.index)["f1"] >= 0.9
+
+
+def test_the_household_ceiling_counts_pairs_that_share_only_a_family():
+    records = pd.DataFrame(
+        {
+            "given_name": ["annika", "jack", "erin", "erinv", "jacob", "jacob", "kiara", None],
+            "surname": ["ryan", "ryan", "schembri", "schembri", "chiera", "chiera", "lee", "lee"],
+            "date_of_birth": [
+                "19460406",
+                "19611215",
+                "19140109",
+                "19140109",
+                "19610831",
+                "19850614",
+                "19900101",
+                None,
+            ],
+        },  # fmt: skip
+        index=[f"rec-{n // 2}-{'org' if n % 2 == 0 else 'dup-0'}" for n in range(8)],
+    )
+    ceiling = benchmarks.household_ceiling(records, benchmarks.true_pairs_of(records.index))
+    # annika / jack: a household; erin / erinv: a typo, same date; jacob / jacob: one name,
+    # two dates; kiara / (no given name, no date): a household
+    assert (ceiling.true_pairs, ceiling.household_like, ceiling.one_name_two_dates) == (4, 2, 1)
+    assert ceiling.recall == 0.5
+    assert ceiling.f1 == pytest.approx(2 / 3)
+
+
+def test_febrl1_without_an_id_cannot_reach_f1_099_while_keeping_households_apart(febrl1):
+    records, true_pairs = febrl1
+    ceiling = benchmarks.household_ceiling(records, true_pairs)
+    assert ceiling.household_like == 8
+    assert ceiling.f1 < 0.993

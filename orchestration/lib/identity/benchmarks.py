@@ -13,6 +13,7 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from itertools import combinations
 from pathlib import Path
@@ -20,6 +21,9 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+from jellyfish import jaro_winkler_similarity
+
+from orchestration.lib.identity.cluster import birth_dates_conflict
 
 DATASETS = ("febrl1", "febrl2")
 DELIVERY_DATE = "2026-01-02"
@@ -99,6 +103,55 @@ def _address(row: pd.Series) -> str:
 def _postcode(value: Any) -> str:
     text = _text(value)
     return text.zfill(4) if text.isdigit() else text
+
+
+@dataclass(frozen=True)
+class HouseholdCeiling:
+    true_pairs: int
+    # the given names differ outright (not a typo, not swapped with the surname) and the birth
+    # dates do not agree (one missing, or clearly different): what a parent and child, or two
+    # siblings, at one address look like
+    household_like: int
+    # the same names (or a typo) and two clearly different birth dates: what a father and son
+    # of one name look like
+    one_name_two_dates: int
+
+    @property
+    def recall(self) -> float:
+        """The best recall of a resolver that never merges a household-like pair."""
+        return 1 - self.household_like / self.true_pairs if self.true_pairs else 1.0
+
+    @property
+    def f1(self) -> float:
+        """Its best F1 (at precision 1)."""
+        return 2 * self.recall / (1 + self.recall)
+
+
+def household_ceiling(records: pd.DataFrame, true_pairs: set[frozenset[str]]) -> HouseholdCeiling:
+    """How far a resolver that keeps household members apart can get on FEBRL records.
+
+    FEBRL corrupts a duplicate by replacing whole fields, so some of its true pairs share only a
+    surname and an address: in a retailer's data that is a household, which omni360 must not
+    merge. Names count as the same when equal, swapped, or Jaro-Winkler >= 0.8 (the name
+    comparison's "similar" level); birth dates agree unless `birth_dates_conflict`.
+    """
+    household = one_name = 0
+    for pair in true_pairs:
+        left, right = (records.loc[rec_id] for rec_id in sorted(pair))
+        given = (_text(left["given_name"]), _text(right["given_name"]))
+        surname = (_text(left["surname"]), _text(right["surname"]))
+        dates = [iso_birth_date(side["date_of_birth"]) for side in (left, right)]
+        both_dated = all(dates)
+        dates_agree = both_dated and not birth_dates_conflict(
+            date.fromisoformat(dates[0]), date.fromisoformat(dates[1])
+        )
+        swapped = given[0] == surname[1] and surname[0] == given[1]
+        given_differ = not swapped and not (all(given) and jaro_winkler_similarity(*given) >= 0.8)
+        if given_differ and given[0] != given[1] and not dates_agree:
+            household += 1
+        elif both_dated and not dates_agree:
+            one_name += 1
+    return HouseholdCeiling(len(true_pairs), household, one_name)
 
 
 def nameless_records(records: pd.DataFrame) -> int:

@@ -63,6 +63,8 @@ PAIR_COLUMNS = [
     "same_phone",
     "identical_national_id",
     "same_place",
+    "same_address",
+    "contacts_differ",
 ]
 
 PROFILE_COLUMNS = [
@@ -113,7 +115,8 @@ class ProbabilisticLinks:
     # unique_id_l, unique_id_r, match_weight, match_probability, levels (the partial match
     # weight of each comparison), name_agreement, same_birth_date (the dates agree or nearly:
     # transposed, one digit), same_email, same_national_id, same_phone, same_place (a similar
-    # address or the same postcode)
+    # address or the same postcode), same_address (the same or a similar street address in the
+    # same postcode or city), contacts_differ (both hold a phone, or an email, and they differ)
     pairs: pd.DataFrame
     model: dict[str, Any]  # the trained Splink model (m and u per comparison level)
     training: TrainingReport = field(default_factory=TrainingReport)
@@ -627,7 +630,16 @@ def _pairs_sql(scored: str, model: dict[str, Any]) -> str:
                 jaro_winkler_similarity(left_side.address, right_side.address) >= 0.9
                 or left_side.postal_code = right_side.postal_code,
                 false
-            ) as same_place
+            ) as same_place,
+            coalesce(
+                left_side.address = right_side.address
+                or (jaro_winkler_similarity(left_side.address, right_side.address) >= 0.9
+                    and (left_side.postal_code = right_side.postal_code
+                        or left_side.city = right_side.city)),
+                false
+            ) as same_address,
+            coalesce(left_side.phone <> right_side.phone, false)
+                or coalesce(left_side.email <> right_side.email, false) as contacts_differ
         from {scored} as pairs
         inner join _profiles as left_side on pairs.unique_id_l = left_side.unique_id
         inner join _profiles as right_side on pairs.unique_id_r = right_side.unique_id

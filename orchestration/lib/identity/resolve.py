@@ -404,6 +404,22 @@ def _name_guard(pair: object) -> str | None:
     return None
 
 
+def _one_person_at_one_address(pair: object) -> bool:
+    """The same full name at the same street address, and no phone or email that differs: one
+    person, whatever the birth dates say (a birth date is the field most often mistyped, made
+    up or left at a placeholder). It outranks the birth-date guard and the threshold.
+
+    What it cannot tell apart: a father and son of one name at one address with no phone or
+    email of their own (docs/identity.md#one-name-at-one-address). A name only similar (a typo,
+    one Chinese character apart) is not enough: that is how a spouse's or a sibling's name looks.
+    """
+    return (
+        pair.name_agreement in ("exact", "pinyin")
+        and bool(pair.same_address)
+        and not pair.contacts_differ
+    )
+
+
 def _cluster(
     con: duckdb.DuckDBPyConnection,
     config: ResolverConfig,
@@ -462,18 +478,24 @@ def _link(
     )
     for pair in pairs.itertuples(index=False):
         left, right = int(pair.unique_id_l), int(pair.unique_id_r)
-        if pair.match_probability < config.match_probability:
+        rule = "splink"
+        one_person = config.strategy == "full" and _one_person_at_one_address(pair)
+        if pair.match_probability < config.match_probability and not one_person:
             decision = "below_threshold"
         elif config.strategy == "splink_only":
             decision = uf.union(left, right, check=False)
         else:
-            decision = _name_guard(pair) or uf.union(
-                left, right, same_id=bool(pair.same_national_id)
-            )
+            same_id = bool(pair.same_national_id)
+            if one_person and (
+                pair.match_probability < config.match_probability
+                or uf.conflict(left, right, same_id=same_id) == "conflicting_birth_date"
+            ):
+                rule = "same_name_and_address"  # it links only by this rule
+            decision = _name_guard(pair) or uf.union(left, right, same_id=same_id or one_person)
         log.add(
             left,
             right,
-            "splink",
+            rule,
             decision,
             weight=pair.match_weight,
             probability=pair.match_probability,
