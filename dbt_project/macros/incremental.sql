@@ -4,6 +4,15 @@
 -#}
 {% macro newer_than_built(column, built_column=none) -%}
     {%- if is_incremental() -%}
+        {%- set watermark = built_column or column -%}
+        {%- if execute and watermark not in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
+            {#- a table built before the model was incremental: max() would bind to the batch -#}
+            {{ exceptions.raise_compiler_error(
+                this ~ " has no column " ~ watermark ~ ": it was built by an earlier omni360, "
+                ~ "before the model was incremental. Rebuild the warehouse's models once: "
+                ~ "omni360 run --full-refresh (docs/operations.md#incremental-runs)"
+            ) }}
+        {%- endif -%}
         {{ column }} > (
             select coalesce(max({{ built_column or column }}), cast('0001-01-01' as timestamp))
             from {{ this }}

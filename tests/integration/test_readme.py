@@ -55,7 +55,15 @@ def demo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The repository as after `./scripts/demo.sh`: a copy with the demo's warehouse."""
     root = tmp_path_factory.mktemp("readme") / "omni360"
     ignore = shutil.ignore_patterns(
-        ".venv", ".git", "warehouse", "target", "logs", "__pycache__", ".pytest_cache"
+        ".venv",
+        ".git",
+        "warehouse",
+        "target",
+        "logs",
+        "__pycache__",
+        ".pytest_cache",
+        "node_modules",
+        ".evidence",
     )
     shutil.copytree(settings.REPO_ROOT, root, ignore=ignore, symlinks=True)
     (root / ".venv").symlink_to(Path(sys.executable).parent.parent)
@@ -89,7 +97,7 @@ def _env(root: Path) -> dict[str, str]:
 
 # commands that serve a web page until stopped: the part of the command that says so, and the
 # page to wait for
-SERVERS = {"dagster dev": "/server_info", "dbt docs serve": "/"}
+SERVERS = {"dagster dev": "/server_info", "dbt docs serve": "/", "dashboard.sh serve": "/"}
 
 
 def _serve(command: str, root: Path, env: dict[str, str]) -> tuple[int, str]:
