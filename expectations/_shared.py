@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 import great_expectations.expectations as gxe
 from great_expectations.expectations.expectation import Expectation
 
-from orchestration.lib.contracts import Entity, raw_tables
+from orchestration.lib.contracts import Entity, raw_table
 from orchestration.lib.quality.expectations import CRITICAL, WARNING, Rule, Suite
 from orchestration.lib.sql import identifier
 
@@ -42,13 +42,6 @@ def per_row(
         ),
         warning(f"{name}_every_row", expectation(**kwargs), f"{why} (rows to look at)"),
     )
-
-
-def raw_table(source: str, name: str) -> Entity:
-    for table in raw_tables():
-        if (table.source, table.name) == (source, name):
-            return table
-    raise KeyError(f"no raw table {source}.{name} in the contract")
 
 
 def raw_relation(table: Entity) -> str:
@@ -105,6 +98,7 @@ def raw_suites(
         from {raw_relation(table)} as raw
         {" ".join(ref_joins)}
         {joins}
+        where {{loads}}
     """
     pii = {c.name for c in table.columns if c.pii}
     rows = Suite(
@@ -115,6 +109,7 @@ def raw_suites(
         query=query,
         pii=frozenset(pii | {f"{c.name}_found" for c in table.columns if c.references and c.pii}),
         reads_warehouse=False,
+        per_load=True,
     )
     return rows, _deliveries_suite(table)
 
@@ -197,6 +192,7 @@ def _deliveries_suite(table: Entity) -> Suite:
                 select {columns}, _source_file, min(hash({content})) as first_version,
                     max(hash({content})) as last_version
                 from {raw_relation(table)}
+                where {{loads}}
                 group by all
             )
         """,
@@ -210,6 +206,7 @@ def _deliveries_suite(table: Entity) -> Suite:
             ),
         ),
         reads_warehouse=False,
+        per_load=True,
     )
 
 

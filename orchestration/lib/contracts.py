@@ -721,6 +721,14 @@ def raw_tables() -> tuple[Entity, ...]:
     return tuple(t for e in ENTITIES for t in e.raw_tables)
 
 
+def raw_table(source: str, name: str) -> Entity:
+    """A raw table (an entity, or the child table a nested entity's files produce)."""
+    for table in raw_tables():
+        if (table.source, table.name) == (source, name):
+            return table
+    raise KeyError(f"no raw table {source}.{name} in the contract")
+
+
 def blocking_columns(names: list[str]) -> dict[str, frozenset[str]]:
     """`<source>.<entity>.<column>` names, checked against the contract → columns per entity,
     with the contract's own `on_missing="block"` columns."""

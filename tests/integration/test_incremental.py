@@ -44,6 +44,8 @@ class Grown:
     comparison: Comparison
     incremental: Path
     refreshed: Path
+    # (asset, check) -> which rows the last increment's raw checks read
+    raw_checks: dict[tuple[str, str], str]
 
 
 def _scope(warehouse: Path) -> dict:
@@ -193,8 +195,17 @@ def grown(tmp_path_factory: pytest.TempPathFactory) -> Grown:
     scopes.append(_scope(warehouse))
 
     generate(dataclasses.replace(CONFIG, until=THIRD), landing, extend=True)
-    assert run_main_job(where).success
+    last = run_main_job(where)
+    assert last.success
     scopes.append(_scope(warehouse))
+    raw_checks = {
+        (
+            "/".join(evaluation.asset_check_key.asset_key.path),
+            evaluation.asset_check_key.name,
+        ): evaluation.metadata["rows_checked"].value
+        for evaluation in last.get_asset_check_evaluations()
+        if "rows_checked" in evaluation.metadata
+    }
 
     refreshed = root / "refreshed" / "omni360.duckdb"
     shutil.copytree(warehouse.parent, refreshed.parent, symlinks=True)
@@ -208,6 +219,7 @@ def grown(tmp_path_factory: pytest.TempPathFactory) -> Grown:
         comparison=compare_warehouses(warehouse, refreshed),
         incremental=warehouse,
         refreshed=refreshed,
+        raw_checks=raw_checks,
     )
 
 
@@ -218,6 +230,15 @@ def test_the_increments_resolve_only_what_changed_and_the_erasure_rebuilds_all(g
         assert not scope["full"] and 0 < scope["seeds"] <= scope["records"]
         assert scope["records"] < first["records"] / 2
     assert erasure["full"] and erasure["why"] == "full refresh"
+
+
+def test_an_increment_checks_the_raw_rows_it_loaded(grown: Grown):
+    """The last increment loaded orders (a new day of every source): their raw checks read only
+    the rows it loaded; a table it loaded nothing into is checked whole."""
+    checks = grown.raw_checks
+    assert checks[("ecommerce/orders", "ge_order_id_not_null")] == "loaded by this run"
+    assert checks[("ecommerce/order_lines", "ge_order_id_not_null")] == "loaded by this run"
+    assert set(checks.values()) <= {"loaded by this run", "every row"}
 
 
 def test_incremental_runs_equal_a_full_refresh(grown: Grown):

@@ -19,15 +19,16 @@ from great_expectations.expectations.expectation_configuration import Expectatio
 from great_expectations.expectations.row_conditions import Column
 
 from expectations import all_suites
-from expectations._shared import critical, raw_table, warning
+from expectations._shared import critical, warning
 from expectations.ingest_landing_scan import PARAMETERS, deliveries
 from expectations.ingest_landing_scan import SUITE as DELIVERIES
-from orchestration.lib.contracts import ENTITIES, entity
+from orchestration.lib.contracts import ENTITIES, entity, raw_table
 from orchestration.lib.ingest.lake import Lake, ManifestEntry, raw_schema
 from orchestration.lib.quality.expectations import (
     SAMPLE_SIZE,
     Suite,
     SuiteResult,
+    read_frame,
     run_suite,
     scrub,
     threshold_text,
@@ -318,6 +319,42 @@ def test_the_raw_suite_catches_rows_that_break_the_contract(tmp_path):
     [versions] = run_suite(versions_suite, lake=tmp_path).results
     assert not versions.passed and versions.severity == "warning"
     assert versions.observed == "keys_with_two_versions=1, keys_per_file=3"
+
+
+def test_a_run_checks_the_raw_rows_it_loaded_and_only_those(tmp_path):
+    """The raw layer is append-only: a row is checked in the run that loads it. A bad row of an
+    earlier load does not fail the checks of a later run's load; a run that loaded nothing for
+    the table (load_suffix None) checks every row."""
+    now = dt.datetime(2026, 3, 1, 10)
+    good = {
+        "member_id": "M1",
+        "card_no": "8800123456",
+        "name": "张伟",
+        "phone": "13800138000",
+        "registered_at": now,
+        "tier": "gold",
+        "updated_at": now,
+    }
+    earlier = [good | {"_load_id": "20260301T000000Z-aaaaaaaa"}]
+    earlier.append({**earlier[0], "member_id": "M2", "tier": "platinum"})
+    later = [good | {"member_id": f"M{n}", "_load_id": "20260302T000000Z-bbbbbbbb"}
+             for n in (3, 4, 5)]  # fmt: skip
+    _write_raw(tmp_path, "crm", "members", earlier, "crm/members/2026-03-01/members.csv")
+    folder = tmp_path / "raw" / "crm" / "members"
+    (folder / "2.parquet").rename(folder / "earlier.parquet")
+    _write_raw(tmp_path, "crm", "members", later, "crm/members/2026-03-02/members.csv")
+    rows_suite, versions_suite = (s for s in all_suites() if s.asset == ("crm", "members"))
+    assert rows_suite.per_load and versions_suite.per_load
+
+    new = run_suite(rows_suite, lake=tmp_path, load_suffix="bbbbbbbb")
+    assert new.new_rows_only and new.rows == 3 and new.passed
+    whole = run_suite(rows_suite, lake=tmp_path, load_suffix=None)
+    assert not whole.new_rows_only and whole.rows == 5
+    assert {r.name for r in whole.results if not r.passed} == {"tier_in_contract_values"}
+    [versions] = run_suite(versions_suite, lake=tmp_path, load_suffix="bbbbbbbb").results
+    assert versions.observed == "keys_with_two_versions=0, keys_per_file=3"
+    with pytest.raises(ValueError, match="not a load id suffix"):
+        read_frame(rows_suite, lake=tmp_path, load_suffix="x' or true or '")
 
 
 def _manifest(lake: Path, source: str, name: str, delivered: dict[str, int]) -> None:

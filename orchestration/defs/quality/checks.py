@@ -19,6 +19,8 @@ import dagster as dg
 from expectations import all_suites
 from expectations.ingest_landing_scan import PARAMETERS
 from orchestration.lib import progress
+from orchestration.lib.contracts import raw_table
+from orchestration.lib.ingest.lake import Lake
 from orchestration.lib.quality.expectations import (
     CRITICAL,
     WITHHELD,
@@ -29,7 +31,7 @@ from orchestration.lib.quality.expectations import (
     threshold_text,
 )
 from orchestration.lib.quality.pages import CheckPages
-from orchestration.resources import WarehouseResource
+from orchestration.resources import RunModeResource, WarehouseResource
 
 PREFIX = "ge_"
 MAX_DESCRIPTION = 2000
@@ -90,16 +92,21 @@ def _asset_checks(asset: tuple[str, ...], suites: list[Suite]) -> dg.AssetChecks
             context: dg.AssetCheckExecutionContext,
             config: DeliveryThresholds,
             warehouse: WarehouseResource,
+            run_mode: RunModeResource,
         ):
-            yield from _run(context, warehouse, suites, config.model_dump())
+            yield from _run(context, warehouse, run_mode, suites, config.model_dump())
 
         return _configured
 
     @dg.multi_asset_check(
         name=name, specs=specs, can_subset=True, description=description, compute_kind="ge"
     )
-    def _checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
-        yield from _run(context, warehouse, suites, {})
+    def _checks(
+        context: dg.AssetCheckExecutionContext,
+        warehouse: WarehouseResource,
+        run_mode: RunModeResource,
+    ):
+        yield from _run(context, warehouse, run_mode, suites, {})
 
     return _checks
 
@@ -107,21 +114,34 @@ def _asset_checks(asset: tuple[str, ...], suites: list[Suite]) -> dg.AssetChecks
 def _run(
     context: dg.AssetCheckExecutionContext,
     warehouse: WarehouseResource,
+    run_mode: RunModeResource,
     suites: Sequence[Suite],
     parameters: Mapping[str, float],
 ) -> Iterator[dg.AssetCheckResult]:
     selected = set(context.selected_asset_check_keys)
     wanted = [s for s in suites if any(check_key(s, r.name) in selected for r in s.rules)]
+    run_id = context.run.run_id
+    # raw rows are checked once, in the run that loads them (the raw layer is append-only); a
+    # run that loaded none, or that rebuilds everything, checks the whole table
+    lake = Lake(warehouse.lake)
+    whole = run_mode.rebuilds(warehouse)
+
+    def load_suffix(suite: Suite) -> str | None:
+        if not suite.per_load or whole:
+            return None
+        loaded = lake.rows_loaded_by_run(raw_table(*suite.asset), run_id)
+        return run_id[:8] if loaded else None
+
     results = [
         run_suite(
             suite,
             lake=warehouse.lake,
             warehouse=warehouse.warehouse,
             parameters={k: v for k, v in parameters.items() if k in suite.parameters},
+            load_suffix=load_suffix(suite),
         )
         for suite in wanted
     ]
-    run_id = context.run.run_id
     try:
         pages = CheckPages(warehouse.reports / run_id / "checks", run_id).add(results)
     except Exception as error:  # the checks stand without their HTML pages
@@ -130,7 +150,8 @@ def _run(
     for result in results:
         failed = [r.name for r in result.results if not r.passed]
         message = (
-            f"GE {result.suite.name}: {result.rows:,} rows, "
+            f"GE {result.suite.name}: {result.rows:,} "
+            f"{'new rows' if result.new_rows_only else 'rows'}, "
             f"{len(result.results) - len(failed)}/{len(result.results)} passed "
             f"({result.read_seconds + result.validate_seconds:.1f}s)"
         )
@@ -169,6 +190,8 @@ def check_metadata(
     }
     if item.rows is not None:
         metadata["rows"] = item.rows
+    if result.suite.per_load:
+        metadata["rows_checked"] = "loaded by this run" if result.new_rows_only else "every row"
     if item.unexpected_count is not None:
         metadata["unexpected_count"] = item.unexpected_count
         metadata["unexpected_percent"] = item.unexpected_percent

@@ -22,7 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from orchestration.lib.contracts import LINEAGE_COLUMNS, Entity
+from orchestration.lib.contracts import ENTITIES, LINEAGE_COLUMNS, Entity
 from orchestration.lib.files import private_dir, write_atomic
 
 SCHEMA_FILE = "00000000-schema.parquet"  # zero rows; keeps every table's glob and schema valid
@@ -208,6 +208,17 @@ class Lake:
         if events:
             lines = "\n".join(json.dumps(e, ensure_ascii=False) for e in events) + "\n"
             write_atomic(self.audit_dir(entity) / f"{load_id}.jsonl", lines)
+
+    def rows_loaded_by_run(self, table: Entity, run_id: str) -> int:
+        """Rows the run loaded into the raw `table` (a child table's rows come with its parent's
+        files); a load id ends with the first 8 characters of its run's id."""
+        parent = next(e for e in ENTITIES if table in e.raw_tables)
+        suffix = "-" + run_id[:8]
+        return sum(
+            entry.rows_loaded if parent is table else entry.child_rows_loaded
+            for entry in self.manifest(parent)
+            if entry.status == "loaded" and entry.load_id.endswith(suffix)
+        )
 
     # Rows can leave the raw layer (a withdrawn file, an erased subject), which the warehouse's
     # incremental models and identity increments do not see: the next run must rebuild

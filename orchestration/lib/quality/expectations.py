@@ -13,6 +13,7 @@ Plain code: no Dagster objects (see orchestration/defs/quality/checks.py).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -99,6 +100,9 @@ class Suite:
     reads: tuple[tuple[str, ...], ...] = ()
     # defaults of the `$PARAMETER`s its expectations use; a run may override them
     parameters: Mapping[str, float] = field(default_factory=dict)
+    # rows are checked once, in the run that loads them (the raw layer is append-only): the query
+    # filters on `{loads}`, which is the run's loads when it loaded rows, else every row
+    per_load: bool = False
 
     def __post_init__(self) -> None:
         if (self.query is None) == (self.frame is None):
@@ -143,6 +147,7 @@ class SuiteResult:
     validate_seconds: float
     results: tuple[ExpectationResult, ...]
     error: str | None = None  # why the suite could not run (then every rule failed)
+    new_rows_only: bool = False  # a per-load suite that read only the rows this run loaded
 
     @property
     def passed(self) -> bool:
@@ -166,11 +171,19 @@ def read_frame(
     warehouse: Path | None = None,
     parameters: Mapping[str, float] | None = None,
     lock_timeout_s: float = 300.0,
+    load_suffix: str | None = None,
 ) -> pd.DataFrame:
-    """The suite's frame: only the columns it needs, numbers as float64, times as ns."""
+    """The suite's frame: only the columns it needs, numbers as float64, times as ns.
+
+    `load_suffix`: a per-load suite reads only the rows whose load id ends with it (one run's)."""
     if suite.frame is not None:
         return suite.frame(lake, {**suite.parameters, **(parameters or {})})
     assert suite.query is not None
+    loads = "true"
+    if suite.per_load and load_suffix:
+        if not re.fullmatch(r"[0-9a-zA-Z-]+", load_suffix):
+            raise ValueError(f"not a load id suffix: {load_suffix!r}")
+        loads = f"_load_id like '%-{load_suffix}'"
     con = duckdb.connect()
     try:
         if suite.reads_warehouse:
@@ -179,7 +192,8 @@ def read_frame(
             # read-only, waiting while another process writes it; closed before validating
             attach_read_only(con, warehouse, "wh", lock_timeout_s)
             con.execute("use wh")
-        table = con.sql(suite.query.replace("{lake}", str(lake))).to_arrow_table()
+        query = suite.query.replace("{lake}", str(lake)).replace("{loads}", loads)
+        table = con.sql(query).to_arrow_table()
     finally:
         con.close()
     return _to_pandas(table)
@@ -266,18 +280,25 @@ def run_suite(
     lake: Path,
     warehouse: Path | None = None,
     parameters: Mapping[str, float] | None = None,
+    load_suffix: str | None = None,
 ) -> SuiteResult:
-    """Read and validate; a suite that cannot run fails every one of its rules, saying why."""
+    """Read and validate; a suite that cannot run fails every one of its rules, saying why.
+
+    `load_suffix`: see `read_frame` (per-load suites only)."""
     started = time.perf_counter()
+    new_rows_only = suite.per_load and bool(load_suffix)
     try:
-        frame = read_frame(suite, lake=lake, warehouse=warehouse, parameters=parameters)
+        frame = read_frame(
+            suite, lake=lake, warehouse=warehouse, parameters=parameters, load_suffix=load_suffix
+        )
     except Exception as error:  # reported as failed checks, not as a crashed step
         return failed_suite(suite, f"could not read the data: {_error_text(suite, error)}")
     read_seconds = time.perf_counter() - started
     try:
-        return validate(suite, frame, parameters=parameters, read_seconds=read_seconds)
+        result = validate(suite, frame, parameters=parameters, read_seconds=read_seconds)
     except Exception as error:
         return failed_suite(suite, f"could not validate: {_error_text(suite, error)}")
+    return dataclasses.replace(result, new_rows_only=new_rows_only)
 
 
 def _error_text(suite: Suite, error: Exception) -> str:
