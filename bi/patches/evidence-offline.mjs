@@ -20,7 +20,7 @@
 //  3. client-duckdb/browser.js (the built site): same, fetching the parquet file over HTTP from
 //     the site itself (base path respected) and decoding it with parquet-wasm's ESM build, whose
 //     .wasm vite emits into _app/immutable/assets.
-// Usage: node patch-evidence-offline.mjs [projectDir]   (run after every npm install/ci)
+// Usage: node patches/evidence-offline.mjs [projectDir]   (npm install runs it: postinstall)
 import fs from 'node:fs';
 import path from 'node:path';
 
