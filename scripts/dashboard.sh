@@ -8,8 +8,9 @@
 # Needs node 18+ and npm (the npm registry, for the first install). Works offline otherwise:
 # bi/patches/evidence-offline.mjs keeps Evidence from fetching DuckDB's parquet extension.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
+# relative --snapshot and --out are the caller's: made absolute before any cd
+absolute() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 
 command="build"
 case "${1:-}" in build | serve) command=$1; shift ;; esac
@@ -18,8 +19,8 @@ out=""
 port=3300
 while [ $# -gt 0 ]; do
     case "$1" in
-        --snapshot) snapshot=$2; shift 2 ;;
-        --out) out=$2; shift 2 ;;
+        --snapshot) snapshot="$(absolute "$2")"; shift 2 ;;
+        --out) out="$(absolute "$2")"; shift 2 ;;
         --port) port=$2; shift 2 ;;
         *) echo "dashboard: unknown option $1 (see the top of $0)" >&2; exit 2 ;;
     esac
@@ -38,19 +39,22 @@ fi
 }
 command -v npm >/dev/null || { echo "dashboard: needs node and npm (Debian: apt install nodejs npm)" >&2; exit 1; }
 export CI=true  # no prompts, no colours
-cd bi
+cd "$ROOT/bi"
 started=$SECONDS
 # install when package-lock.json changed (postinstall applies the offline patch)
 want="$(sha256sum package-lock.json patches/evidence-offline.mjs | sha256sum | cut -c1-64)"
 if [ ! -f node_modules/.omni360-installed ] || [ "$(cat node_modules/.omni360-installed)" != "$want" ]; then
     echo "dashboard: installing Evidence (npm, about a minute the first time)"
     npm install --no-audit --no-fund --loglevel=error </dev/null
-    echo "$want" > node_modules/.omni360-installed
+    # after the install: npm may rewrite the lock's metadata, which is no reason to reinstall
+    sha256sum package-lock.json patches/evidence-offline.mjs | sha256sum | cut -c1-64 \
+        > node_modules/.omni360-installed
 fi
 node patches/evidence-offline.mjs . >/dev/null  # fails loudly if an upgrade moved the patched code
 
 # the connector joins the source folder and the filename: a path relative to the source folder
-export EVIDENCE_SOURCE__omni360__filename="$(realpath --relative-to=sources/omni360 "$snapshot")"
+relative="$(realpath --relative-to=sources/omni360 "$snapshot")"
+export EVIDENCE_SOURCE__omni360__filename="$relative"
 rm -rf .evidence/template/static/data build
 log="$(mktemp -t omni360-dashboard.XXXXXX)"
 echo "dashboard: reading the snapshot $snapshot"
@@ -74,9 +78,15 @@ if grep -q "Error in Query" "$log"; then
     exit 1
 fi
 rm -f "$log"
+# replace only a site this script built (it leaves a marker), never another folder
+if [ -e "$out" ] && [ ! -f "$out/.omni360-dashboard" ]; then
+    echo "dashboard: $out exists and is not a dashboard this script built; choose another --out" >&2
+    exit 1
+fi
 rm -rf "$out"
 mkdir -p "$(dirname "$out")"
 cp -r build "$out"
+touch "$out/.omni360-dashboard"
 chmod -R a+rX "$out"
 pages=$(find "$out" -name index.html | wc -l)
 echo "dashboard: $pages pages in $out ($((SECONDS - started)) s); serve: ./scripts/dashboard.sh serve --out $out"

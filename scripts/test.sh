@@ -6,10 +6,12 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 # headless Chromium renders the dashboard and the reports in the tests (Playwright drives
 # Debian's chromium; its own browser download is not used); CJK fonts for Chinese names
-if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "noto.*cjk"; then
+# (grep without -q: an early exit would break fc-list's pipe, and pipefail would report it)
+if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -i "noto.*cjk" >/dev/null; then
     echo "test: installing chromium and CJK fonts (Debian packages)"
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
 fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -173,7 +173,7 @@ def test_metricflow_answers_the_metrics_by_name_as_the_kpi_mart_does(
     before = (snapshot.stat().st_mtime_ns, hashlib.sha256(snapshot.read_bytes()).hexdigest())
     env = {
         **os.environ,
-        "DBT_TARGET": "snapshot",
+        "OMNI360_DBT_TARGET": "snapshot",
         "OMNI360_SNAPSHOT": str(snapshot),
         "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
     }

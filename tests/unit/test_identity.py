@@ -272,3 +272,15 @@ def test_a_model_with_names_only_cannot_be_trained_and_scores_nothing_without_fa
     assert not links.training.trained and links.pairs.empty
     assert links.training.reason
     assert "using 1/(n-1)" in dict(links.training.steps)["prior from deterministic rules"]
+
+
+def test_contacts_differ_between_whole_clusters_not_only_two_records():
+    uf = ConstrainedUnionFind(max_profiles=50)
+    first = uf.add_many([None] * 4, [None] * 4, [True] * 4, [True] * 4, [False] * 4, [None] * 4)
+    uf.set_contacts(first, [["phone:+61412345678"], [], ["phone:+61413987654"], []])
+    father, father_no_phone, son, son_no_phone = range(first, first + 4)
+    assert not uf.contacts_differ(father_no_phone, son_no_phone)
+    uf.union(father, father_no_phone)
+    uf.union(son, son_no_phone)
+    # the two phoneless records now belong to customers whose phones differ
+    assert uf.contacts_differ(father_no_phone, son_no_phone)

@@ -112,14 +112,19 @@ class HouseholdCeiling:
     # dates do not agree (one missing, or clearly different): what a parent and child, or two
     # siblings, at one address look like
     household_like: int
+    # of those, pairs that other true pairs still join (a duplicate of an original that is like
+    # both): reachable without taking a household-like pair
+    joined_anyway: int
     # the same names (or a typo) and two clearly different birth dates: what a father and son
     # of one name look like
     one_name_two_dates: int
 
     @property
     def recall(self) -> float:
-        """The best recall of a resolver that never merges a household-like pair."""
-        return 1 - self.household_like / self.true_pairs if self.true_pairs else 1.0
+        """The best recall of a resolver that never takes a household-like pair as evidence
+        (its clusters are the transitive closure of the other true pairs)."""
+        reachable = self.true_pairs - self.household_like + self.joined_anyway
+        return reachable / self.true_pairs if self.true_pairs else 1.0
 
     @property
     def f1(self) -> float:
@@ -133,11 +138,22 @@ def household_ceiling(records: pd.DataFrame, true_pairs: set[frozenset[str]]) ->
     FEBRL corrupts a duplicate by replacing whole fields, so some of its true pairs share only a
     surname and an address: in a retailer's data that is a household, which omni360 must not
     merge. Names count as the same when equal, swapped, or Jaro-Winkler >= 0.8 (the name
-    comparison's "similar" level); birth dates agree unless `birth_dates_conflict`.
+    comparison's "similar" level); birth dates agree unless `birth_dates_conflict`. A
+    household-like pair still counts as reachable when other true pairs join its records.
     """
-    household = one_name = 0
+    household: list[tuple[str, str]] = []
+    parent: dict[str, str] = {}
+
+    def find(rec_id: str) -> str:
+        while parent.setdefault(rec_id, rec_id) != rec_id:
+            parent[rec_id] = parent[parent[rec_id]]
+            rec_id = parent[rec_id]
+        return rec_id
+
+    one_name = 0
     for pair in true_pairs:
-        left, right = (records.loc[rec_id] for rec_id in sorted(pair))
+        left_id, right_id = sorted(pair)
+        left, right = records.loc[left_id], records.loc[right_id]
         given = (_text(left["given_name"]), _text(right["given_name"]))
         surname = (_text(left["surname"]), _text(right["surname"]))
         dates = [iso_birth_date(side["date_of_birth"]) for side in (left, right)]
@@ -148,10 +164,13 @@ def household_ceiling(records: pd.DataFrame, true_pairs: set[frozenset[str]]) ->
         swapped = given[0] == surname[1] and surname[0] == given[1]
         given_differ = not swapped and not (all(given) and jaro_winkler_similarity(*given) >= 0.8)
         if given_differ and given[0] != given[1] and not dates_agree:
-            household += 1
-        elif both_dated and not dates_agree:
+            household.append((left_id, right_id))
+            continue
+        parent[find(left_id)] = find(right_id)
+        if both_dated and not dates_agree:
             one_name += 1
-    return HouseholdCeiling(len(true_pairs), household, one_name)
+    joined = sum(find(a) == find(b) for a, b in household)
+    return HouseholdCeiling(len(true_pairs), len(household), joined, one_name)
 
 
 def nameless_records(records: pd.DataFrame) -> int:

@@ -67,6 +67,8 @@ class ConstrainedUnionFind:
         self.birth_dates: dict[int, tuple[date, ...]] = {}
         self.apps: dict[int, tuple[str, ...]] = {}
         self.never: dict[int, tuple[int, ...]] = {}
+        # phones and emails ("phone:+86…", "email:…"), for rules that need a cluster's contacts
+        self.contacts: dict[int, tuple[str, ...]] = {}
         self.max_profiles = max_profiles
         # a checksummed national ID (the PRC's) proves who someone is: two different ones are
         # two people. Without a checksum a different number may be a mistyped one, and only
@@ -114,6 +116,26 @@ class ConstrainedUnionFind:
                 if value is not None:
                     store[first + offset] = (value,)
         return first
+
+    def set_contacts(self, first: int, contacts: Sequence[Sequence[str]]) -> None:
+        """The phones and emails of the nodes from `first` on, one sequence per node."""
+        for offset, values in enumerate(contacts):
+            if values:
+                self.contacts[first + offset] = tuple(values)
+
+    def contacts_differ(self, left: int, right: int) -> bool:
+        """Both clusters hold a phone (or an email) and share none: two people's contacts."""
+        mine = self.contacts.get(self.find(left), ())
+        theirs = self.contacts.get(self.find(right), ())
+        for kind in ("phone:", "email:"):
+            a = {v for v in mine if v.startswith(kind)}
+            b = {v for v in theirs if v.startswith(kind)}
+            if a and b and not a & b:
+                return True
+        return False
+
+    def birth_date_count(self, node: int) -> int:
+        return len(self.birth_dates.get(self.find(node), ()))
 
     def forbid(self, left: int, right: int) -> None:
         """A never-link pair: the clusters holding them may never merge."""
@@ -195,7 +217,7 @@ class ConstrainedUnionFind:
         self.parent[root_r] = root_l
         size[root_l] += size[root_r]
         self.flags[root_l] |= self.flags[root_r]
-        for store in (self.national_ids, self.birth_dates, self.apps, self.never):
+        for store in (self.national_ids, self.birth_dates, self.apps, self.never, self.contacts):
             moved = store.pop(root_r, None)
             if moved:
                 kept = store.get(root_l, ())

@@ -115,8 +115,9 @@ class ProbabilisticLinks:
     # unique_id_l, unique_id_r, match_weight, match_probability, levels (the partial match
     # weight of each comparison), name_agreement, same_birth_date (the dates agree or nearly:
     # transposed, one digit), same_email, same_national_id, same_phone, same_place (a similar
-    # address or the same postcode), same_address (the same or a similar street address in the
-    # same postcode or city), contacts_differ (both hold a phone, or an email, and they differ)
+    # address or the same postcode), same_address (the same street address, or one with the same
+    # numbers and a typo, in the same postcode or city), contacts_differ (both hold a phone, or an
+    # email, and they differ)
     pairs: pd.DataFrame
     model: dict[str, Any]  # the trained Splink model (m and u per comparison level)
     training: TrainingReport = field(default_factory=TrainingReport)
@@ -633,7 +634,10 @@ def _pairs_sql(scored: str, model: dict[str, Any]) -> str:
             ) as same_place,
             coalesce(
                 left_side.address = right_side.address
+                -- a typo in the street name, not a neighbour's number (12 vs 21, 1201 vs 1202)
                 or (jaro_winkler_similarity(left_side.address, right_side.address) >= 0.9
+                    and regexp_extract_all(left_side.address, '[0-9]+')
+                        = regexp_extract_all(right_side.address, '[0-9]+')
                     and (left_side.postal_code = right_side.postal_code
                         or left_side.city = right_side.city)),
                 false

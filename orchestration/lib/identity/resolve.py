@@ -323,14 +323,18 @@ def _build_union_find(
         " person_name is not null and record_kind = 'profile' as is_named,"
         " unionid is not null as has_unionid,"
         " case when source_system in ('social', 'ecommerce') then source_system || ':' || app_id"
-        " end as account_app"
+        " end as account_app,"
+        # profiles only (what Splink pairs): receipts, most of the records, carry none
+        " case when record_kind = 'profile' then"
+        " list_filter(['phone:' || phone, 'email:' || email], lambda x: x is not null)"
+        " end as contacts"
         " from _nodes order by node",
     )
     uf = ConstrainedUnionFind(
         max_profiles=config.max_profiles_per_customer,
         national_ids_prove=config.national_ids_prove,
     )
-    uf.add_many(
+    first = uf.add_many(
         nodes["national_id"],
         nodes["birth_date"],
         nodes["is_profile"],
@@ -338,6 +342,7 @@ def _build_union_find(
         nodes["has_unionid"],
         nodes["account_app"],
     )
+    uf.set_contacts(first, nodes["contacts"])
     return uf
 
 
@@ -405,7 +410,8 @@ def _name_guard(pair: object) -> str | None:
 
 
 def _one_person_at_one_address(pair: object) -> bool:
-    """The same full name at the same street address, and no phone or email that differs: one
+    """The same full name (as written: 张伟 is not 章伟) at the same street address (the same
+    numbers: 12 Main St is not 21 Main St), and no phone or email that differs: one
     person, whatever the birth dates say (a birth date is the field most often mistyped, made
     up or left at a placeholder). It outranks the birth-date guard and the threshold.
 
@@ -413,11 +419,7 @@ def _one_person_at_one_address(pair: object) -> bool:
     email of their own (docs/identity.md#one-name-at-one-address). A name only similar (a typo,
     one Chinese character apart) is not enough: that is how a spouse's or a sibling's name looks.
     """
-    return (
-        pair.name_agreement in ("exact", "pinyin")
-        and bool(pair.same_address)
-        and not pair.contacts_differ
-    )
+    return pair.name_agreement == "exact" and bool(pair.same_address) and not pair.contacts_differ
 
 
 def _cluster(
@@ -479,7 +481,15 @@ def _link(
     for pair in pairs.itertuples(index=False):
         left, right = int(pair.unique_id_l), int(pair.unique_id_r)
         rule = "splink"
-        one_person = config.strategy == "full" and _one_person_at_one_address(pair)
+        one_person = (
+            config.strategy == "full"
+            and _one_person_at_one_address(pair)
+            # the whole customers, not only these two records: no phone or email that differs,
+            # and no birth date overruled before (one override per customer, no chains)
+            and not uf.contacts_differ(left, right)
+            and uf.birth_date_count(left) <= 1
+            and uf.birth_date_count(right) <= 1
+        )
         if pair.match_probability < config.match_probability and not one_person:
             decision = "below_threshold"
         elif config.strategy == "splink_only":

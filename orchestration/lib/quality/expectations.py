@@ -107,6 +107,8 @@ class Suite:
     def __post_init__(self) -> None:
         if (self.query is None) == (self.frame is None):
             raise ValueError(f"suite {self.name}: give either a query or a frame function")
+        if self.per_load and (self.query is None or "{loads}" not in self.query):
+            raise ValueError(f"suite {self.name}: a per-load suite's query filters on {{loads}}")
         names = [rule.name for rule in self.rules]
         bad = [name for name in names if not _NAME.match(name)]
         if bad or len(set(names)) != len(names):
