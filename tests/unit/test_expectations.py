@@ -288,17 +288,20 @@ def _write_raw(lake: Path, source: str, name: str, rows: list[dict], file: str) 
     pq.write_table(pa.Table.from_pylist(full, schema=schema), folder / f"{len(rows)}.parquet")
 
 
+# a raw CRM member row that keeps the contract
+GOOD_MEMBER = {
+    "member_id": "M1",
+    "card_no": "8800123456",
+    "name": "张伟",
+    "phone": "13800138000",
+    "registered_at": dt.datetime(2026, 3, 1, 10),
+    "tier": "gold",
+    "updated_at": dt.datetime(2026, 3, 1, 10),
+}
+
+
 def test_the_raw_suite_catches_rows_that_break_the_contract(tmp_path):
-    now = dt.datetime(2026, 3, 1, 10)
-    good = {
-        "member_id": "M1",
-        "card_no": "8800123456",
-        "name": "张伟",
-        "phone": "13800138000",
-        "registered_at": now,
-        "tier": "gold",
-        "updated_at": now,
-    }
+    good = dict(GOOD_MEMBER)
     rows = [
         good,
         good,  # an exact duplicate line: allowed
@@ -325,16 +328,7 @@ def test_a_run_checks_the_raw_rows_it_loaded_and_only_those(tmp_path):
     """The raw layer is append-only: a row is checked in the run that loads it. A bad row of an
     earlier load does not fail the checks of a later run's load; a run that loaded nothing for
     the table (load_suffix None) checks every row."""
-    now = dt.datetime(2026, 3, 1, 10)
-    good = {
-        "member_id": "M1",
-        "card_no": "8800123456",
-        "name": "张伟",
-        "phone": "13800138000",
-        "registered_at": now,
-        "tier": "gold",
-        "updated_at": now,
-    }
+    good = dict(GOOD_MEMBER)
     earlier = [good | {"_load_id": "20260301T000000Z-aaaaaaaa"}]
     earlier.append({**earlier[0], "member_id": "M2", "tier": "platinum"})
     later = [good | {"member_id": f"M{n}", "_load_id": "20260302T000000Z-bbbbbbbb"}
