@@ -41,3 +41,31 @@
     where {{ newer_than_built('_loaded_at') }}
     group by record_key
 {%- endmacro %}
+
+
+{#-
+    A deduplicated staging model as an incremental table (docs/operations.md#incremental-runs):
+    the keys given a new version since the last build are staged again from all their versions
+    and replace their rows. Rows that leave the lake (a withdrawn file, an erasure) make the next
+    run a full refresh, so nothing here has to notice a deletion.
+-#}
+{% macro staged_incrementally(unique_key) -%}
+    {{ return({
+        'materialized': 'incremental',
+        'unique_key': unique_key,
+        'incremental_strategy': 'delete+insert',
+        'on_schema_change': 'fail',
+    }) }}
+{%- endmacro %}
+
+
+{#- The source of a deduplicated staging model: every version of the keys `staged_incrementally`
+    builds again, or the whole source in a full build. -#}
+{% macro changed_versions(relation, key) -%}
+    select * from {{ relation }}
+    {%- if is_incremental() %}
+    where ({{ key }}) in (
+        select {{ key }} from {{ relation }} where {{ newer_than_built('_loaded_at') }}
+    )
+    {%- endif %}
+{%- endmacro %}

@@ -109,6 +109,39 @@ def test_accuracy_against_the_answer_key(sample_run: SampleRun):
     assert min(accuracy[a] for a in ("phone", "email", "birth_date", "national_id")) >= 0.99
 
 
+def test_the_kept_normalised_answer_key_gives_what_a_fresh_evaluation_gives(
+    sample_run: SampleRun, tmp_path: Path
+):
+    con = duckdb.connect(str(sample_run.warehouse), read_only=True)
+    register(con)
+    truth = tmp_path / "_truth"
+    shutil.copytree(sample_run.landing / "_truth", truth)
+    fresh = evaluate(con, truth)
+    assert evaluate(con, truth, keep_normalised=True) == fresh
+    assert sorted(p.name for p in truth.glob(".normalised_*")) == [".normalised_CN_cn_ric.parquet"]
+    assert evaluate(con, truth, keep_normalised=True) == fresh  # read back
+    # persons whose values changed are normalised again
+    persons = truth / "persons.parquet"
+    changed_persons = tmp_path / "persons.parquet"
+    con.execute(
+        f"""
+        copy (
+            select * replace (
+                case when row_number() over (order by person_id) <= 200
+                    then '+86 139 0000 ' || lpad(cast(row_number() over (order by person_id)
+                        as varchar), 4, '0') else phone end as phone,
+                case when row_number() over (order by person_id) <= 200
+                    then '张' || name else name end as name)
+            from read_parquet('{persons}')
+        ) to '{changed_persons}' (format parquet)
+        """
+    )
+    shutil.copy(changed_persons, persons)
+    changed = evaluate(con, truth)
+    assert changed.golden_accuracy != fresh.golden_accuracy
+    assert evaluate(con, truth, keep_normalised=True) == changed
+
+
 def test_ids_are_stable_across_a_rerun(sample_run: SampleRun):
     assert sample_run.first_xref == read_xref(sample_run.warehouse)
     con = duckdb.connect(str(sample_run.warehouse), read_only=True)

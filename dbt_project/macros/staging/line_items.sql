@@ -3,9 +3,11 @@
     contract's LINE_ITEM_COLUMNS): one row per `order_key` and line number, the latest delivery.
 -#}
 {% macro stage_line_items(source_relation, order_key) -%}
+{{ config(**staged_incrementally([order_key, 'line_no'])) }}
+
 with source as (
 
-    select * from {{ source_relation }}
+    {{ changed_versions(source_relation, order_key ~ ', line_no') }}
 
 ),
 

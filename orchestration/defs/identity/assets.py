@@ -237,7 +237,7 @@ def _checks(
             metadata={"measured": False},
         )
         return
-    figures = evaluate(con, truth, locale=locale)
+    figures = evaluate(con, truth, locale=locale, keep_normalised=True)
     progress.report(
         f"identity accuracy: precision {figures.precision:.4f}, recall {figures.recall:.4f} "
         f"(all true pairs; {figures.reference_share:.4f} reachable by exact keys), "

@@ -30,6 +30,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from orchestration.lib.identity.locale import Locale
+from orchestration.lib.sql import literal
 
 # the identity-bearing raw values of each source, as delivered (staging: one row per key)
 _RAW_SOURCES = """
@@ -121,9 +122,11 @@ def evaluate(
     truth: Path,
     schema: str = "identity",
     locale: Locale | None = None,
+    keep_normalised: bool = False,
 ) -> Evaluation:
     """Compare `<schema>.customer_xref` with the answer key; see the module docstring. The
-    golden record is scored when the connection has the omni360_* functions."""
+    golden record is scored when the connection has the omni360_* functions; with
+    `keep_normalised` the answer key's normalised values are kept beside it for the next run."""
     path = truth_records_path(truth).as_posix().replace("'", "''")
     con.execute(
         f"""
@@ -198,7 +201,9 @@ def evaluate(
     ).fetchall()[0]
     precision = correct_pairs / predicted_pairs if predicted_pairs else 1.0
     recall = correct_pairs / true_pairs if true_pairs else 1.0
-    accuracy, compared, name_available = golden_accuracy(con, truth, schema, locale or Locale())
+    accuracy, compared, name_available = golden_accuracy(
+        con, truth, schema, locale or Locale(), keep_normalised
+    )
     return Evaluation(
         records=int(records),
         unmatched_records=int(unmatched),
@@ -345,7 +350,11 @@ def _missed_by_cause(con: duckdb.DuckDBPyConnection, schema: str) -> dict[str, i
 
 
 def golden_accuracy(
-    con: duckdb.DuckDBPyConnection, truth: Path, schema: str, locale: Locale
+    con: duckdb.DuckDBPyConnection,
+    truth: Path,
+    schema: str,
+    locale: Locale,
+    keep_normalised: bool = False,
 ) -> tuple[dict[str, float], dict[str, int], float | None]:
     """Share of customers whose golden attribute equals their majority person's true one, how
     many were compared (both known), and the share whose records hold their true name at all;
@@ -354,11 +363,13 @@ def golden_accuracy(
     persons = truth_records_path(truth).with_name("persons.parquet")
     if not persons.is_file():
         return {}, {}, None
-    path = persons.as_posix().replace("'", "''")
-    region, scheme = locale.region, locale.scheme
     try:
-        row = con.sql(
+        _normalised_truth(con, persons, locale, keep_normalised)
+        # each value normalised once into a temp table: the Python functions dominate the cost,
+        # and a CTE referenced by several aggregates would call them once per reference
+        con.execute(
             f"""
+            create or replace temp table _golden_pairs as
             with majority as (
                 select customer_id, person_id from _scored
                 where not starts_with(customer_id, '~')
@@ -373,24 +384,32 @@ def golden_accuracy(
                 inner join {schema}.int_identity__source_records as records using (record_key)
                 where records.display_name is not null
                 group by xref.customer_id
-            ),
-            pairs as (
-                select golden.*, names.written, truth.name as true_name,
-                    truth.birth_date as true_birth_date,
-                    omni360_phone_e164(truth.phone, '{region}') as true_phone,
-                    omni360_phone_e164(truth.own_phone, '{region}') as true_own_phone,
-                    lower(trim(truth.email)) as true_email,
-                    omni360_national_id(truth.national_id, '{scheme}') as true_national_id
-                from {schema}.int_identity__golden_records as golden
-                inner join majority using (customer_id)
-                inner join read_parquet('{path}') as truth using (person_id)
-                left join names using (customer_id)
             )
             select
-                avg((lower(omni360_standard_name(customer_name))
-                    = lower(omni360_standard_name(true_name)))::int)
-                    filter (where customer_name is not null and true_name is not null),
-                count(*) filter (where customer_name is not null and true_name is not null),
+                lower(omni360_standard_name(golden.customer_name)) as name,
+                truth.std_name as true_name,
+                names.written,
+                golden.phone,
+                truth.std_phone as true_phone,
+                truth.std_own_phone as true_own_phone,
+                golden.email,
+                truth.std_email as true_email,
+                golden.birth_date,
+                truth.birth_date as true_birth_date,
+                golden.national_id,
+                truth.std_national_id as true_national_id
+            from {schema}.int_identity__golden_records as golden
+            inner join majority using (customer_id)
+            inner join _truth_persons as truth using (person_id)
+            left join names using (customer_id)
+            """
+        )
+        row = con.sql(
+            """
+            select
+                avg((name = true_name)::int)
+                    filter (where name is not null and true_name is not null),
+                count(*) filter (where name is not null and true_name is not null),
                 avg((phone in (true_phone, true_own_phone))::int)
                     filter (where phone is not null and true_phone is not null),
                 count(*) filter (where phone is not null and true_phone is not null),
@@ -403,9 +422,9 @@ def golden_accuracy(
                 avg((national_id = true_national_id)::int)
                     filter (where national_id is not null and true_national_id is not null),
                 count(*) filter (where national_id is not null and true_national_id is not null),
-                avg(list_contains(written, lower(omni360_standard_name(true_name)))::int)
-                    filter (where customer_name is not null and true_name is not null)
-            from pairs
+                avg(list_contains(written, true_name)::int)
+                    filter (where name is not null and true_name is not null)
+            from _golden_pairs
             """
         ).fetchall()[0]
     except duckdb.CatalogException:  # no golden records yet, or no omni360_* functions
@@ -414,3 +433,64 @@ def golden_accuracy(
     accuracy = {n: float(row[2 * i]) for i, n in enumerate(names) if row[2 * i] is not None}
     compared = {n: int(row[2 * i + 1]) for i, n in enumerate(names)}
     return accuracy, compared, None if row[10] is None else float(row[10])
+
+
+# the answer key's values as the golden record holds them; phones through `phonenumbers` cost
+# about a minute per million persons, so they are kept between runs (see _normalised_truth)
+_TRUTH_RAW = ("name", "phone", "own_phone", "email", "national_id")
+
+
+def _normalised_truth(
+    con: duckdb.DuckDBPyConnection, persons: Path, locale: Locale, keep: bool
+) -> None:
+    """Temp table `_truth_persons`: each true person with `std_*` columns normalised as the
+    golden record is. With `keep`, they are also written beside the answer key, and persons
+    whose raw values are unchanged since then reuse them (an extended answer key costs only its
+    changes). Kept there, not in the warehouse: it is a copy of the answer key, and goes where
+    the answer key goes (docs/operations.md#incremental-runs)."""
+    region, scheme = locale.region, locale.scheme
+    raw = ", ".join(_TRUTH_RAW)
+    con.execute(
+        f"create or replace temp table _truth_source as "
+        f"select person_id, {raw}, birth_date from read_parquet({literal(persons)})"
+    )
+    cached = persons.with_name(f".normalised_{region}_{scheme}.parquet") if keep else None
+    reuse = bool(cached and cached.is_file())
+    if reuse:
+        same = " and ".join(f"source.{c} is not distinct from kept.{c}" for c in _TRUTH_RAW)
+        con.execute(
+            f"""
+            create or replace temp table _truth_known as
+            select source.*, kept.std_name, kept.std_phone, kept.std_own_phone, kept.std_email,
+                kept.std_national_id
+            from _truth_source as source
+            inner join read_parquet({literal(cached)}) as kept
+                on source.person_id = kept.person_id and {same}
+            """
+        )
+    con.execute(
+        f"""
+        create or replace temp table _truth_persons as
+        {"select * from _truth_known union all" if reuse else ""}
+        select source.*,
+            lower(omni360_standard_name(name)) as std_name,
+            omni360_phone_e164(phone, '{region}') as std_phone,
+            omni360_phone_e164(own_phone, '{region}') as std_own_phone,
+            lower(trim(email)) as std_email,
+            omni360_national_id(national_id, '{scheme}') as std_national_id
+        from _truth_source as source
+        {"anti join _truth_known using (person_id)" if reuse else ""}
+        """
+    )
+    if cached is None:
+        return
+    fresh = con.sql("select count(*) from _truth_persons").fetchall()[0][0] - (
+        con.sql("select count(*) from _truth_known").fetchall()[0][0] if reuse else 0
+    )
+    if fresh:
+        partial = cached.with_suffix(".partial")
+        try:
+            con.execute(f"copy _truth_persons to {literal(partial)} (format parquet)")
+            partial.replace(cached)
+        except (duckdb.IOException, OSError):  # a read-only answer key: normalised every run
+            partial.unlink(missing_ok=True)

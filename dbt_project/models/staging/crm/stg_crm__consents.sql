@@ -1,6 +1,8 @@
+{{ config(**staged_incrementally('consent_id')) }}
+
 with source as (
 
-    select * from {{ source('crm', 'consents') }}
+    {{ changed_versions(source('crm', 'consents'), 'consent_id') }}
 
 ),
 

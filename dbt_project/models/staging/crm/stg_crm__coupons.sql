@@ -1,6 +1,8 @@
+{{ config(**staged_incrementally('coupon_id')) }}
+
 with source as (
 
-    select * from {{ source('crm', 'coupons') }}
+    {{ changed_versions(source('crm', 'coupons'), 'coupon_id') }}
 
 ),
 

@@ -1,6 +1,8 @@
+{{ config(**staged_incrementally('member_id')) }}
+
 with source as (
 
-    select * from {{ source('crm', 'members') }}
+    {{ changed_versions(source('crm', 'members'), 'member_id') }}
 
 ),
 

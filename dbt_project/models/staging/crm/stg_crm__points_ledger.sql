@@ -1,6 +1,8 @@
+{{ config(**staged_incrementally('entry_id')) }}
+
 with source as (
 
-    select * from {{ source('crm', 'points_ledger') }}
+    {{ changed_versions(source('crm', 'points_ledger'), 'entry_id') }}
 
 ),
 

@@ -1,6 +1,8 @@
+{{ config(**staged_incrementally('ticket_id')) }}
+
 with source as (
 
-    select * from {{ source('crm', 'tickets') }}
+    {{ changed_versions(source('crm', 'tickets'), 'ticket_id') }}
 
 ),
 

@@ -1,6 +1,8 @@
+{{ config(**staged_incrementally('account_id')) }}
+
 with source as (
 
-    select * from {{ source('ecommerce', 'customers') }}
+    {{ changed_versions(source('ecommerce', 'customers'), 'account_id') }}
 
 ),
 

@@ -1,6 +1,8 @@
+{{ config(**staged_incrementally('order_id')) }}
+
 with source as (
 
-    select * from {{ source('ecommerce', 'orders') }}
+    {{ changed_versions(source('ecommerce', 'orders'), 'order_id') }}
 
 ),
 

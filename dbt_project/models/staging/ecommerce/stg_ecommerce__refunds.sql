@@ -1,6 +1,8 @@
+{{ config(**staged_incrementally('refund_id')) }}
+
 with source as (
 
-    select * from {{ source('ecommerce', 'refunds') }}
+    {{ changed_versions(source('ecommerce', 'refunds'), 'refund_id') }}
 
 ),
 

@@ -1,6 +1,8 @@
+{{ config(**staged_incrementally('transaction_id')) }}
+
 with source as (
 
-    select * from {{ source('pos', 'transactions') }}
+    {{ changed_versions(source('pos', 'transactions'), 'transaction_id') }}
 
 ),
 

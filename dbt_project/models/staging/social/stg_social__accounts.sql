@@ -1,6 +1,8 @@
+{{ config(**staged_incrementally(['app_id', 'openid'])) }}
+
 with source as (
 
-    select * from {{ source('social', 'accounts') }}
+    {{ changed_versions(source('social', 'accounts'), 'app_id, openid') }}
 
 ),
 

@@ -1,6 +1,8 @@
+{{ config(**staged_incrementally('event_id')) }}
+
 with source as (
 
-    select * from {{ source('social', 'engagement') }}
+    {{ changed_versions(source('social', 'engagement'), 'event_id') }}
 
 ),
 

@@ -1,6 +1,8 @@
+{{ config(**staged_incrementally('event_id')) }}
+
 with source as (
 
-    select * from {{ source('social', 'group_events') }}
+    {{ changed_versions(source('social', 'group_events'), 'event_id') }}
 
 ),
 

@@ -1,6 +1,8 @@
+{{ config(**staged_incrementally('referral_id')) }}
+
 with source as (
 
-    select * from {{ source('social', 'referrals') }}
+    {{ changed_versions(source('social', 'referrals'), 'referral_id') }}
 
 ),
 
