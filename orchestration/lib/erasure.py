@@ -441,6 +441,41 @@ def _correct_manifest(lake: Lake, target: Entity, per_file: dict[str, Counter]) 
 
 # --- the warehouse ------------------------------------------------------------------------------
 
+
+def erase_from_staging(
+    con: duckdb.DuckDBPyConnection, keys: SubjectKeys, locale: Locale | None = None
+) -> dict[str, int]:
+    """Delete the subject's rows from the staging tables, by the lake's predicates: they are
+    incremental copies of the raw layer, so the warehouse holds none of the subject's raw rows
+    even if the rebuild that follows fails."""
+    staged = {
+        name: set(columns)
+        for name, columns in con.execute(
+            "select table_name, list(column_name) from information_schema.columns "
+            "where table_schema = 'staging' and (table_schema, table_name) in ("
+            "select (table_schema, table_name) from information_schema.tables "
+            "where table_type = 'BASE TABLE') group by table_name"
+        ).fetchall()
+    }
+    removed: dict[str, int] = {}
+    for target in ENTITIES:
+        for table in target.raw_tables:
+            name = f"stg_{table.source}__{table.name}"
+            matches = [
+                match
+                for column, match in column_matches_sql(table, keys, locale).items()
+                if column in staged.get(name, ())
+            ]
+            if not matches:
+                continue
+            count = con.execute(
+                f"delete from staging.{identifier(name)} where {' or '.join(matches)}"
+            ).fetchall()[0][0]
+            if count:
+                removed[f"warehouse.staging.{name}"] = count
+    return removed
+
+
 SUBJECT_KEY_COLUMNS = ("customer_id", "record_key", "left_record_key", "right_record_key")
 
 
@@ -675,7 +710,8 @@ def remove(
         lake_removed, raw_values = erase_from_lake(con, lake_store, subject.keys, locale)
         report.rows_removed.update(lake_removed)
         say(f"lake: {sum(lake_removed.values()):,} rows removed from {len(lake_removed)} tables")
-        warehouse_removed = erase_from_warehouse(con, subject)
+        warehouse_removed = erase_from_staging(con, subject.keys, locale)
+        warehouse_removed |= erase_from_warehouse(con, subject)
         report.rows_removed.update(warehouse_removed)
         say(
             f"warehouse: {sum(warehouse_removed.values()):,} rows removed from "
