@@ -4,13 +4,13 @@ row per distinct key of the raw table (its latest delivery). One suite per stagi
 import great_expectations.expectations as gxe
 
 from expectations._shared import critical, raw_relation
-from orchestration.lib.contracts import raw_tables
+from orchestration.lib.contracts import Entity, raw_tables
 from orchestration.lib.quality.expectations import Suite
 
 
-def _suite(source: str, name: str, key: tuple[str, ...], relation: str) -> Suite:
-    model = f"stg_{source}__{name}"
-    columns = ", ".join(key)
+def _suite(table: Entity, relation: str) -> Suite:
+    source, name, model = table.source, table.name, table.staging_model
+    columns = ", ".join(table.primary_key)
     return Suite(
         name=f"staging_{source}__{name}_reconciliation",
         asset=("staging", model),
@@ -33,7 +33,4 @@ def _suite(source: str, name: str, key: tuple[str, ...], relation: str) -> Suite
     )
 
 
-SUITES = tuple(
-    _suite(table.source, table.name, table.primary_key, raw_relation(table))
-    for table in raw_tables()
-)
+SUITES = tuple(_suite(table, raw_relation(table)) for table in raw_tables())

@@ -135,6 +135,11 @@ class Entity:
         return tuple(c.name for c in self.columns)
 
     @property
+    def staging_model(self) -> str:
+        """The dbt staging model of this raw table (schema `staging`)."""
+        return f"stg_{self.source}__{self.name}"
+
+    @property
     def raw_tables(self) -> tuple[Entity, ...]:
         """The raw tables this entity's files produce: itself, plus a child table if nested."""
         return (self,) if self.child is None else (self, self.child)

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.lib.contracts import ENTITIES, Entity, entity
+from orchestration.lib.contracts import ENTITIES, Entity, entity, raw_tables
 from orchestration.lib.files import write_atomic
 from orchestration.lib.identity.duckdb_udfs import register as register_udfs
 from orchestration.lib.identity.explain import current_id, customer_ids_for
@@ -458,21 +458,20 @@ def erase_from_staging(
         ).fetchall()
     }
     removed: dict[str, int] = {}
-    for target in ENTITIES:
-        for table in target.raw_tables:
-            name = f"stg_{table.source}__{table.name}"
-            matches = [
-                match
-                for column, match in column_matches_sql(table, keys, locale).items()
-                if column in staged.get(name, ())
-            ]
-            if not matches:
-                continue
-            count = con.execute(
-                f"delete from staging.{identifier(name)} where {' or '.join(matches)}"
-            ).fetchall()[0][0]
-            if count:
-                removed[f"warehouse.staging.{name}"] = count
+    for table in raw_tables():
+        name = table.staging_model
+        matches = [
+            match
+            for column, match in column_matches_sql(table, keys, locale).items()
+            if column in staged.get(name, ())
+        ]
+        if not matches:
+            continue
+        count = con.execute(
+            f"delete from staging.{identifier(name)} where {' or '.join(matches)}"
+        ).fetchall()[0][0]
+        if count:
+            removed[f"warehouse.staging.{name}"] = count
     return removed
 
 

@@ -127,13 +127,13 @@ def evaluate(
     """Compare `<schema>.customer_xref` with the answer key; see the module docstring. The
     golden record is scored when the connection has the omni360_* functions; with
     `keep_normalised` the answer key's normalised values are kept beside it for the next run."""
-    path = truth_records_path(truth).as_posix().replace("'", "''")
+    path = literal(truth_records_path(truth))
     con.execute(
         f"""
         create or replace temp table _scored as
         with truth as (
             select distinct source || ':' || entity || ':' || record_id as record_key, person_id
-            from read_parquet('{path}')
+            from read_parquet({path})
             where person_id is not null
         )
         select
