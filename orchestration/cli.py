@@ -61,6 +61,17 @@ SchemeOpt = Annotated[
 ]
 
 
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="duckdb (the embedded warehouse file) or spark (a Spark cluster through Spark "
+        "Connect at $OMNI360_SPARK_REMOTE; without one running, a local one is started for the "
+        "run). Default: $OMNI360_ENGINE, else duckdb. docs/spark.md",
+    ),
+]
+
+
 def _locale(region: str | None, scheme: str | None):
     """The deployment's locale from the options (exported for dbt and the assets), checked."""
     from orchestration.lib.identity.locale import Locale
@@ -178,9 +189,36 @@ def _show_progress(started: float) -> None:
 
 
 def _materialize(
-    where: settings.Locations, selection: str, full_refresh: bool = False, retrain: bool = False
+    where: settings.Locations,
+    selection: str,
+    full_refresh: bool = False,
+    retrain: bool = False,
+    engine: str | None = None,
 ) -> int:
     """Run the selected assets in-process; print per-asset lines and a summary; return exit code."""
+    if engine:
+        os.environ["OMNI360_ENGINE"] = engine
+    try:
+        engine = settings.engine()
+    except ValueError as error:
+        _fail(str(error), 2)
+    if engine == "spark" and selection == "all":
+        from orchestration.lib.spark import server
+
+        remote = settings.spark_remote()
+        if not server.reachable(remote):
+            if os.environ.get("OMNI360_SPARK_REMOTE"):
+                _fail(f"no Spark Connect server at {remote} (OMNI360_SPARK_REMOTE)", 2)
+            folder = settings.spark_dir(where.warehouse)
+            _say(f"spark: starting a local Spark Connect server in {folder} for this run")
+            try:
+                server.start(folder)
+            except server.SparkStartError as error:
+                _fail(str(error), 2)
+            try:
+                return _materialize(where, selection, full_refresh, retrain)
+            finally:
+                _say(f"spark: stopped {', '.join(server.stop(folder))}")
 
     from orchestration.lib.ingest.landing import scan_landing
 
@@ -211,7 +249,7 @@ def _materialize(
     files.make_private(warehouse)
     from orchestration.definitions import build_defs, instance_for
     from orchestration.lib.ingest.lake import Lake
-    from orchestration.resources import RunModeResource, WarehouseResource
+    from orchestration.resources import EngineResource, RunModeResource, WarehouseResource
 
     # a withdrawn file or an erasure since the last full run: this run rebuilds everything
     # (RunModeResource.rebuilds reads the same requests; a successful run clears them)
@@ -221,6 +259,7 @@ def _materialize(
     definitions = build_defs(
         WarehouseResource.at(where),
         run_mode=RunModeResource(full_refresh=full_refresh, retrain=retrain),
+        engine=EngineResource(engine=engine),
     )
     graph = definitions.resolve_asset_graph()
     from orchestration.lib.contracts import ENTITIES
@@ -368,12 +407,15 @@ def run(
             "(implies resolving every record again).",
         ),
     ] = False,
+    engine: EngineOpt = None,
 ) -> None:
     """Materialise the whole asset graph in-process: ingest new files, then build what they
     touch (docs/operations.md#incremental-runs) and run every check."""
     _locale(region, national_id_scheme)
     where = settings.locations(landing, warehouse)
-    raise typer.Exit(_materialize(where, "all", full_refresh=full_refresh, retrain=retrain))
+    raise typer.Exit(
+        _materialize(where, "all", full_refresh=full_refresh, retrain=retrain, engine=engine)
+    )
 
 
 @app.command()
@@ -630,6 +672,7 @@ def erase(
     warehouse: WarehouseOpt = None,  # type: ignore[assignment]
     region: RegionOpt = None,
     national_id_scheme: SchemeOpt = None,
+    engine: EngineOpt = None,
 ) -> None:
     """Erase one data subject from every layer (right to erasure; docs/compliance.md#erasure).
 
@@ -653,7 +696,7 @@ def erase(
     except erasure.ErasureError as error:
         _fail(str(error), 2)
     _say("rebuilding the layers downstream of the lake (the main job)", started)
-    rebuilt = _materialize(where, "all") == 0
+    rebuilt = _materialize(where, "all", engine=engine) == 0
     report = erasure.verify(
         removed,
         rebuilt=rebuilt,
@@ -780,3 +823,68 @@ def explain(
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())
+
+
+spark_app = typer.Typer(
+    help="Start, stop and show the Spark processes of the Spark engine (docs/spark.md): a Spark "
+    "Connect server, in local mode or in front of a standalone cluster started here.",
+    no_args_is_help=True,
+)
+app.add_typer(spark_app, name="spark")
+
+
+@spark_app.command("start")
+def spark_start(
+    warehouse: WarehouseOpt = None,  # type: ignore[assignment]
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            help="Start a standalone cluster (a master and this many workers) behind the "
+            "Connect server; 0 = Spark's local mode in the server's own JVM.",
+        ),
+    ] = 0,
+    port: Annotated[int, typer.Option("--port", help="The Spark Connect port.")] = 15002,
+    driver_memory: Annotated[str, typer.Option("--driver-memory")] = "4g",
+    worker_memory: Annotated[str, typer.Option("--worker-memory")] = "4g",
+) -> None:
+    """Start the Spark engine's processes for a warehouse; `omni360 run --engine spark` then
+    uses them (OMNI360_SPARK_REMOTE=sc://localhost:<port>) until `omni360 spark stop`."""
+    from orchestration.lib.spark import server
+
+    folder = settings.spark_dir(settings.locations(warehouse=warehouse).warehouse)
+    try:
+        cluster = server.start(
+            folder,
+            workers=workers,
+            port=port,
+            driver_memory=driver_memory,
+            worker_memory=worker_memory,
+        )
+    except server.SparkStartError as error:
+        _fail(str(error), 2)
+    typer.echo(f"Spark Connect at {cluster.remote}, master {cluster.master}")
+    typer.echo(f"processes: {', '.join(f'{n} ({p})' for n, p in cluster.pids.items())}")
+    typer.echo(f"logs, metastore and tables: {folder}")
+
+
+@spark_app.command("stop")
+def spark_stop(warehouse: WarehouseOpt = None) -> None:  # type: ignore[assignment]
+    """Stop what `omni360 spark start` started for this warehouse."""
+    from orchestration.lib.spark import server
+
+    folder = settings.spark_dir(settings.locations(warehouse=warehouse).warehouse)
+    stopped = server.stop(folder)
+    typer.echo(f"stopped {', '.join(stopped)}" if stopped else f"nothing running from {folder}")
+
+
+@spark_app.command("status")
+def spark_status(warehouse: WarehouseOpt = None) -> None:  # type: ignore[assignment]
+    """Whether the Spark engine's processes for this warehouse are up."""
+    from orchestration.lib.spark import server
+
+    folder = settings.spark_dir(settings.locations(warehouse=warehouse).warehouse)
+    cluster = server.running(folder)
+    if cluster is None:
+        _fail(f"not running (nothing started from {folder})", 1)
+    typer.echo(f"Spark Connect at {cluster.remote}, master {cluster.master}")

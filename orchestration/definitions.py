@@ -7,7 +7,12 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration import settings
-from orchestration.resources import LocaleResource, RunModeResource, WarehouseResource
+from orchestration.resources import (
+    EngineResource,
+    LocaleResource,
+    RunModeResource,
+    WarehouseResource,
+)
 
 # the instance's settings: local SQLite storage in its folder, no telemetry (offline machines)
 INSTANCE_CONFIG = "telemetry:\n  enabled: false\n"
@@ -17,6 +22,7 @@ def build_defs(
     warehouse: WarehouseResource | None = None,
     locale: LocaleResource | None = None,
     run_mode: RunModeResource | None = None,
+    engine: EngineResource | None = None,
 ) -> dg.Definitions:
     """Every asset, check, job and sensor, bound to one set of locations: the CLI passes those
     of its run; `dagster dev` takes the environment's (orchestration/settings.py)."""
@@ -27,6 +33,7 @@ def build_defs(
                 "warehouse": warehouse or WarehouseResource(),
                 "locale": locale or LocaleResource(),
                 "run_mode": run_mode or RunModeResource(),
+                "engine": engine or EngineResource(),
             }
         ),
     )

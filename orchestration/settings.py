@@ -117,6 +117,29 @@ def national_id_scheme() -> str:
     return os.environ.get("OMNI360_NATIONAL_ID_SCHEME", "").strip() or "auto"
 
 
+ENGINES = ("duckdb", "spark")
+
+
+def engine() -> str:
+    """Where the models are built and identity resolved: duckdb (embedded, the default) or
+    spark (docs/spark.md)."""
+    value = os.environ.get("OMNI360_ENGINE", "").strip().lower() or "duckdb"
+    if value not in ENGINES:
+        raise ValueError(f"OMNI360_ENGINE must be one of {', '.join(ENGINES)}, not {value!r}")
+    return value
+
+
+def spark_remote() -> str:
+    """The Spark Connect server the Spark engine talks to (`omni360 spark start` starts one)."""
+    return os.environ.get("OMNI360_SPARK_REMOTE", "").strip() or "sc://localhost:15002"
+
+
+def spark_dir(warehouse: Path | None = None) -> Path:
+    """The Spark engine's folder: metastore, Parquet tables, logs of the processes started by
+    `omni360 spark start` (next to the warehouse)."""
+    return _path("OMNI360_SPARK_DIR", (warehouse or warehouse_path()).parent / "spark")
+
+
 def export_locale(region_code: str | None, scheme: str | None) -> None:
     """Point every component at one locale (the CLI's --region and --national-id-scheme)."""
     if region_code:

@@ -50,12 +50,31 @@
     run a full refresh, so nothing here has to notice a deletion.
 -#}
 {% macro staged_incrementally(unique_key) -%}
-    {{ return({
+    {{ return(keyed_incremental(unique_key)) }}
+{%- endmacro %}
+
+
+{#-
+    The config of a model kept up to date by key: the rows of the keys a build selects replace
+    their old rows (delete+insert), then `post_hook` (if any) removes what no longer belongs.
+    On Spark, where plain Parquet tables cannot delete rows, the model is a table rebuilt in
+    full on every build (docs/spark.md#what-differs).
+-#}
+{% macro keyed_incremental(unique_key, post_hook=none) -%}
+    {#- a config, not SQL: chosen by the target's type rather than dispatched -#}
+    {%- if target.type == 'spark' -%}
+        {{ return({'materialized': 'table'}) }}
+    {%- endif -%}
+    {%- set config = {
         'materialized': 'incremental',
         'unique_key': unique_key,
         'incremental_strategy': 'delete+insert',
         'on_schema_change': 'fail',
-    }) }}
+    } -%}
+    {%- if post_hook -%}
+        {%- do config.update({'post_hook': post_hook}) -%}
+    {%- endif -%}
+    {{ return(config) }}
 {%- endmacro %}
 
 

@@ -35,3 +35,7 @@ def date_spine(datepart, start_date, end_date):
 
 def position(substring_text, string_text):
     return f"position({substring_text} in {string_text})"
+
+
+def type_string():
+    return "varchar"

@@ -200,6 +200,12 @@ def _json_value(kind: str, example: str) -> object:
     return int(example) if kind == "integer" else example
 
 
+def dbt_type(duckdb_type: str) -> str:
+    """A column type as the dbt YAML declares it: `string` for text, which DuckDB and Spark
+    both read (Spark's VARCHAR needs a length)."""
+    return "string" if duckdb_type == "VARCHAR" else duckdb_type
+
+
 def render_landing_zone_md() -> str:
     lineage = _table(
         [[f"`{n}`", t, d] for n, t, d in LINEAGE_COLUMNS], ["column", "type", "meaning"]
@@ -237,7 +243,7 @@ def render_sources_yml(source: str) -> str:
                         {
                             "name": c.name,
                             "description": c.description,
-                            "data_type": c.duckdb_type,
+                            "data_type": dbt_type(c.duckdb_type),
                             **(
                                 {"config": {"meta": {"pii": c.pii}, "tags": ["pii"]}}
                                 if c.pii
@@ -247,7 +253,7 @@ def render_sources_yml(source: str) -> str:
                         for c in table.columns
                     ]
                     + [
-                        {"name": name, "description": doc, "data_type": kind}
+                        {"name": name, "description": doc, "data_type": dbt_type(kind)}
                         for name, kind, doc in LINEAGE_COLUMNS
                     ],
                 }

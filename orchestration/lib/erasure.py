@@ -39,6 +39,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration import settings
 from orchestration.lib.contracts import ENTITIES, Entity, entity, raw_tables
 from orchestration.lib.files import write_atomic
 from orchestration.lib.identity.duckdb_udfs import register as register_udfs
@@ -748,6 +749,8 @@ def verify(
     terms = search_terms(subject, erasure.raw_values)
     report.traces, report.places_searched = find_traces(
         [lake / "raw", lake / "quarantine", published, reports, warehouse.parent / "logs"]
+        # the Spark engine's tables, logs and metastore (docs/spark.md), when it was used
+        + [settings.spark_dir(warehouse)]
         + ([run_history] if run_history else []),
         [warehouse, *sorted(published.glob("*.duckdb"))],
         terms,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 from pydantic import Field
 
 from orchestration import settings
@@ -58,9 +61,68 @@ class WarehouseResource(dg.ConfigurableResource):
     def reports(self) -> Path:
         return Path(self.reports_dir)
 
+    @property
+    def spark_dir(self) -> Path:
+        """The Spark engine's folder next to the warehouse (docs/spark.md)."""
+        return settings.spark_dir(self.warehouse)
+
     def dbt_vars(self) -> dict[str, str]:
         """The locations as dbt vars (profiles.yml and the lake's sources read them)."""
         return {"warehouse_path": self.warehouse_path, "lake_dir": self.lake_dir}
+
+
+class EngineResource(dg.ConfigurableResource):
+    """Where the dbt models are built (docs/spark.md): `duckdb`, the embedded warehouse file
+    (default), or `spark`, a Spark cluster reached through Spark Connect at `spark_remote`.
+    The asset graph is the same. On Spark the DuckDB file is the driver's replica: what dbt
+    built is copied there for the Python steps, and what the driver steps (identity clustering,
+    the CLV fit) write is copied back to Spark for the models that read it.
+    Defaults from OMNI360_ENGINE and OMNI360_SPARK_REMOTE."""
+
+    engine: str = Field(default_factory=settings.engine)
+    spark_remote: str = Field(default_factory=settings.spark_remote)
+
+    @property
+    def is_spark(self) -> bool:
+        return self.engine == "spark"
+
+    def dbt_args(self) -> list[str]:
+        """dbt's target for this engine (profiles.yml)."""
+        return ["--target", self.engine]
+
+    def dbt_vars(self) -> dict[str, str]:
+        return {"spark_remote": self.spark_remote} if self.is_spark else {}
+
+    def replicate(self, warehouse: WarehouseResource, tables: list[str]) -> dict[str, int]:
+        """On Spark: copy the tables dbt built there into the DuckDB file, the driver's replica
+        the Python steps read (checks, publication, reports); rows per table."""
+        if not self.is_spark or not tables:
+            return {}
+        from orchestration.lib.spark import bridge
+
+        con = duckdb.connect(str(warehouse.warehouse))
+        try:
+            spark = bridge.session(self.spark_remote, warehouse.lake)
+            return bridge.to_duckdb(spark, con, tables, warehouse.spark_dir / "handoff")
+        finally:
+            con.close()
+
+    @contextmanager
+    def on_the_driver(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        warehouse: WarehouseResource,
+        writes: list[str],
+    ) -> Iterator[None]:
+        """A driver step on the DuckDB file `con` (identity clustering, the CLV fit), whose
+        inputs dbt's replica holds: on Spark, its `writes` are copied to Spark when it ends
+        without an error, for the dbt models that read them."""
+        yield
+        if self.is_spark:
+            from orchestration.lib.spark import bridge
+
+            spark = bridge.session(self.spark_remote, warehouse.lake)
+            bridge.to_spark(con, spark, writes, warehouse.spark_dir / "handoff")
 
 
 class LocaleResource(dg.ConfigurableResource):

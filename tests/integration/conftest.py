@@ -19,6 +19,7 @@ import duckdb
 import pytest
 
 from orchestration import settings
+from orchestration.resources import EngineResource
 
 
 @dataclass
@@ -62,7 +63,7 @@ AUDIT_ERRORS: list[str] = []
 
 
 def run_main_job(
-    where: settings.Locations, *, full_refresh: bool = False
+    where: settings.Locations, *, full_refresh: bool = False, engine: EngineResource | None = None
 ) -> dg.ExecuteInProcessResult:
     """The main job on one set of locations, and its audit, as `omni360 run` does."""
     from orchestration.definitions import build_defs, instance_for
@@ -70,7 +71,9 @@ def run_main_job(
     from orchestration.resources import RunModeResource, WarehouseResource
 
     definitions = build_defs(
-        WarehouseResource.at(where), run_mode=RunModeResource(full_refresh=full_refresh)
+        WarehouseResource.at(where),
+        run_mode=RunModeResource(full_refresh=full_refresh),
+        engine=engine,
     )
     instance = instance_for(where)  # persistent, beside the warehouse, as `omni360 run` does
     result = definitions.resolve_job_def("omni360_main").execute_in_process(

@@ -36,7 +36,7 @@
         when {{ column }} is not null
             then {{ dbt.concat([
                 "left(" ~ column ~ ", 1)",
-                "case when regexp_matches(left(" ~ column ~ ", 1), '[A-Za-z]') then '***' else '*' end",
+                "case when " ~ regex_matches("left(" ~ column ~ ", 1)", "[A-Za-z]") ~ " then '***' else '*' end",
             ]) }}
     end
 {%- endmacro %}

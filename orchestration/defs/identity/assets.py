@@ -9,7 +9,12 @@ from orchestration.lib.identity.evaluate import evaluate
 from orchestration.lib.identity.locale import Locale
 from orchestration.lib.identity.resolve import SCHEMA, ResolverConfig, ids_unaccounted, resolve
 from orchestration.lib.owners import owners
-from orchestration.resources import LocaleResource, RunModeResource, WarehouseResource
+from orchestration.resources import (
+    EngineResource,
+    LocaleResource,
+    RunModeResource,
+    WarehouseResource,
+)
 
 XREF = dg.AssetKey([SCHEMA, "customer_xref"])
 LINKS = dg.AssetKey([SCHEMA, "identity_links"])
@@ -92,6 +97,7 @@ def identity_resolution(
     warehouse: WarehouseResource,
     locale: LocaleResource,
     run_mode: RunModeResource,
+    engine: EngineResource,
 ):
     resolver = ResolverConfig(
         match_probability=config.match_probability,
@@ -101,14 +107,18 @@ def identity_resolution(
     con = duckdb.connect(str(warehouse.warehouse))
     try:
         register(con)
-        result = resolve(
-            con,
-            run_id=context.run.run_id,
-            config=resolver,
-            progress=lambda step: context.log.info(f"identity resolution: {step} done"),
-            full_refresh=run_mode.rebuilds(warehouse),
-            retrain=run_mode.retrain,
-        )
+        # on Spark: the id map and the links copied to Spark for the models that read them
+        with engine.on_the_driver(
+            con, warehouse, writes=[".".join(key.path) for key in (XREF, LINKS)]
+        ):
+            result = resolve(
+                con,
+                run_id=context.run.run_id,
+                config=resolver,
+                progress=lambda step: context.log.info(f"identity resolution: {step} done"),
+                full_refresh=run_mode.rebuilds(warehouse),
+                retrain=run_mode.retrain,
+            )
         scope = result.scope
         resolved = (
             f"all {scope['records']:,} records ({scope['why']})"

@@ -11,7 +11,12 @@ from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 from orchestration.lib import progress
 from orchestration.lib.dbt_translator import Omni360DbtTranslator, model_keys
 from orchestration.lib.publish import PUBLISHED_SCHEMAS
-from orchestration.resources import LocaleResource, RunModeResource, WarehouseResource
+from orchestration.resources import (
+    EngineResource,
+    LocaleResource,
+    RunModeResource,
+    WarehouseResource,
+)
 from orchestration.settings import DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -32,15 +37,18 @@ def omni360_dbt_models(
     warehouse: WarehouseResource,
     locale: LocaleResource,
     run_mode: RunModeResource,
+    engine: EngineResource,
 ):
     models, tests = len(context.selected_asset_keys), len(context.selected_asset_check_keys)
     progress.report(f"dbt build: {models} models and seeds, {tests} tests")
     # the run's locations and the deployment's locale reach dbt as vars (profiles.yml, sources)
-    dbt_vars = json.dumps({**warehouse.dbt_vars(), **locale.locale.dbt_vars()})
+    dbt_vars = json.dumps({**warehouse.dbt_vars(), **locale.locale.dbt_vars(), **engine.dbt_vars()})
     refresh = ["--full-refresh"] if run_mode.rebuilds(warehouse) else []
     built = tested = 0
     said = time.monotonic()
-    for event in dbt.cli(["build", "--vars", dbt_vars, *refresh], context=context).stream():
+    for event in dbt.cli(
+        ["build", "--vars", dbt_vars, *engine.dbt_args(), *refresh], context=context
+    ).stream():
         built += isinstance(event, dg.Output | dg.AssetMaterialization)
         tested += isinstance(event, dg.AssetCheckResult)
         # a long build says how far it got, without a line per model
@@ -49,6 +57,15 @@ def omni360_dbt_models(
             said = time.monotonic()
         yield event
     progress.report(f"dbt build: done, {built} built, {tested} tested")
+    if engine.is_spark:
+        # the Python steps downstream read the driver's replica (docs/spark.md)
+        copied = engine.replicate(
+            warehouse, [".".join(key.path) for key in context.selected_asset_keys]
+        )
+        progress.report(
+            f"spark: {len(copied)} tables, {sum(copied.values()):,} rows copied to the "
+            "driver's replica"
+        )
 
 
 defs = dg.Definitions(
@@ -56,8 +73,9 @@ defs = dg.Definitions(
     resources={
         "dbt": DbtCliResource(
             project_dir=dbt_project,
-            # the dbt of this interpreter's environment, whether or not it is activated
-            dbt_executable=str(Path(sys.executable).parent / "dbt"),
+            # dbt of this interpreter's environment, whether or not it is activated, through
+            # omni360-dbt: on Spark it registers the lake and the omni360_* functions first
+            dbt_executable=str(Path(sys.executable).parent / "omni360-dbt"),
         )
     },
 )

@@ -17,7 +17,7 @@ from orchestration.lib.value.clv import (
     backtest,
     score_customers,
 )
-from orchestration.resources import RunModeResource, WarehouseResource
+from orchestration.resources import EngineResource, RunModeResource, WarehouseResource
 
 SCHEMA = store.SCHEMA
 CUSTOMER_CLV = dg.AssetKey([SCHEMA, "customer_clv"])
@@ -91,48 +91,51 @@ def customer_value(
     config: ValueConfig,
     warehouse: WarehouseResource,
     run_mode: RunModeResource,
+    engine: EngineResource,
 ):
     started = time.perf_counter()
     con = duckdb.connect(str(warehouse.warehouse))
     try:
-        counts, latest = store.order_counts(con)
-        as_of = date.fromisoformat(config.as_of_date) if config.as_of_date else latest
-        as_of = as_of or date.today()  # no orders at all: empty tables
-        fit = store.last_fit(con)
-        why = (
-            "retraining asked for"
-            if run_mode.retrain
-            else store.refit_reason(
-                fit,
-                as_of,
-                store.customers_with_orders(con),
-                after_days=config.refit_after_days,
-                growth=config.refit_growth,
+        # on Spark: the scores and the back-test copied to Spark for the models that read them
+        with engine.on_the_driver(con, warehouse, writes=list(store.OUTPUT_TABLES)):
+            counts, latest = store.order_counts(con)
+            as_of = date.fromisoformat(config.as_of_date) if config.as_of_date else latest
+            as_of = as_of or date.today()  # no orders at all: empty tables
+            fit = store.last_fit(con)
+            why = (
+                "retraining asked for"
+                if run_mode.retrain
+                else store.refit_reason(
+                    fit,
+                    as_of,
+                    store.customers_with_orders(con),
+                    after_days=config.refit_after_days,
+                    growth=config.refit_growth,
+                )
             )
-        )
-        if why is None and fit is not None:
-            yield from _kept(context, con, fit, as_of, config)
-            return
-        orders = store.read_orders(con)
-        history_days = (as_of - orders["ordered_at"].min().date()).days if len(orders) else 0
-        settings = ClvConfig(
-            monthly_discount_rate=config.monthly_discount_rate,
-            min_tenure_days=config.min_tenure_days,
-            fit_sample_size=config.fit_sample_size,
-            holdout_days=config.holdout_days
-            or max(7, min(ClvConfig.holdout_days, history_days // 4)),
-        )
-        _say(context, f"value: fitting ({why}) on {len(orders):,} orders up to {as_of}")
-        scored = score_customers(orders, as_of, settings)
-        _say(
-            context,
-            f"value: {len(scored.customers):,} customers scored in {scored.seconds:.1f}s; "
-            f"back-testing on the last {settings.holdout_days} days",
-        )
-        tested = backtest(orders, as_of, settings)
-        del orders
-        store.write(con, scored, tested)
-        bad = store.invalid_predictions(con)
+            if why is None and fit is not None:
+                yield from _kept(context, con, fit, as_of, config)
+                return
+            orders = store.read_orders(con)
+            history_days = (as_of - orders["ordered_at"].min().date()).days if len(orders) else 0
+            settings = ClvConfig(
+                monthly_discount_rate=config.monthly_discount_rate,
+                min_tenure_days=config.min_tenure_days,
+                fit_sample_size=config.fit_sample_size,
+                holdout_days=config.holdout_days
+                or max(7, min(ClvConfig.holdout_days, history_days // 4)),
+            )
+            _say(context, f"value: fitting ({why}) on {len(orders):,} orders up to {as_of}")
+            scored = score_customers(orders, as_of, settings)
+            _say(
+                context,
+                f"value: {len(scored.customers):,} customers scored in {scored.seconds:.1f}s; "
+                f"back-testing on the last {settings.holdout_days} days",
+            )
+            tested = backtest(orders, as_of, settings)
+            del orders
+            store.write(con, scored, tested)
+            bad = store.invalid_predictions(con)
     finally:
         con.close()
 

@@ -1,105 +1,27 @@
-"""Normalisation and token functions as DuckDB SQL functions, for dbt models and the resolver.
-
-`register(con)` creates them on a connection; SQL names are prefixed `omni360_`. dbt's
-connections get them from the dbt-duckdb plugin in `dbt_plugin.py` (`profiles.yml`), which this
-module does not import, so ingestion and the resolver never load dbt.
+"""The omni360_* SQL functions (`sql_functions.py`) on a DuckDB connection, for dbt models and
+the resolver. dbt's connections get them from the dbt-duckdb plugin in `dbt_plugin.py`
+(`profiles.yml`), which this module does not import, so ingestion and the resolver never load
+dbt.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
-from functools import lru_cache
 
 import duckdb
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from orchestration.lib.identity import normalise
-from orchestration.lib.privacy.tokens import token
-
-# Names, phones and IDs repeat across records (a person in several systems, a household, common
-# names): each distinct value is normalised once per batch, and remembered across batches
-CACHE_SIZE = 1 << 20
-
-
-def _on_distinct(
-    fn: Callable[[str | None], str | None], values: pa.Array | pa.ChunkedArray
-) -> pa.Array:
-    """`fn` of each value, called once per distinct value."""
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    encoded = values.dictionary_encode()
-    results = [fn(value) for value in encoded.dictionary.to_pylist()]
-    return pa.array(results, type=pa.string()).take(encoded.indices)
-
-
-def _vectorised(fn: Callable[[str | None], str | None]) -> Callable[[pa.Array], pa.Array]:
-    cached = lru_cache(maxsize=CACHE_SIZE)(fn)
-
-    def apply(values: pa.Array) -> pa.Array:
-        return _on_distinct(cached, values)
-
-    return apply
-
-
-def _with_setting(
-    fn: Callable[[str | None, str], str | None], default: str
-) -> Callable[[pa.Array, pa.Array], pa.Array]:
-    """A function of (value, setting) such as a phone and its region, vectorised."""
-    cached = lru_cache(maxsize=CACHE_SIZE)(fn)
-
-    def apply(values: pa.Array, settings: pa.Array) -> pa.Array:
-        distinct_settings = pc.unique(settings).to_pylist()
-        if len(distinct_settings) == 1:  # one region for the whole batch: the usual case
-            setting = distinct_settings[0] or default
-            return _on_distinct(lambda value: cached(value, setting), values)
-        return pa.array(
-            [
-                cached(value, setting or default)
-                for value, setting in zip(values.to_pylist(), settings.to_pylist(), strict=True)
-            ],
-            type=pa.string(),
-        )
-
-    return apply
-
-
-def _token(kinds: pa.Array, values: pa.Array) -> pa.Array:
-    return pa.array(
-        [
-            token(kind, value)
-            for kind, value in zip(kinds.to_pylist(), values.to_pylist(), strict=True)
-        ],
-        type=pa.string(),
-    )
-
-
-_FUNCTIONS: dict[str, tuple[Callable[..., pa.Array], list[str]]] = {
-    "omni360_phone_e164": (_with_setting(normalise.phone_e164, "CN"), ["VARCHAR", "VARCHAR"]),
-    "omni360_person_name": (_vectorised(normalise.person_name), ["VARCHAR"]),
-    "omni360_standard_name": (_vectorised(normalise.standard_name), ["VARCHAR"]),
-    "omni360_name_key": (_vectorised(normalise.name_key), ["VARCHAR"]),
-    "omni360_surname_key": (_vectorised(normalise.surname_key), ["VARCHAR"]),
-    "omni360_given_key": (_vectorised(normalise.given_key), ["VARCHAR"]),
-    "omni360_national_id": (
-        _with_setting(normalise.national_id, "cn_ric"),
-        ["VARCHAR", "VARCHAR"],
-    ),
-    "omni360_postcode": (_with_setting(normalise.postcode, "CN"), ["VARCHAR", "VARCHAR"]),
-    "omni360_token": (_token, ["VARCHAR", "VARCHAR"]),
-}
+from orchestration.lib.identity.sql_functions import FUNCTIONS
 
 
 def register(con: duckdb.DuckDBPyConnection) -> None:
     """Create the omni360_* functions on a connection (idempotent)."""
-    for name, (fn, params) in _FUNCTIONS.items():
+    for name, (fn, arity) in FUNCTIONS.items():
         with contextlib.suppress(duckdb.InvalidInputException):
             con.remove_function(name)
         con.create_function(
             name,
             fn,
-            params,
+            ["VARCHAR"] * arity,
             "VARCHAR",
             type="arrow",
             null_handling="special",

@@ -196,7 +196,7 @@ def checked_sql(
                 ),
             )
         )
-    warnings = []
+    warnings = []  # always text, also where no column can warn (one type in every lake file)
     for col in entity.columns:
         value = f"__v_{col.name}"
         typed = f"__t_{col.name}"
@@ -209,7 +209,9 @@ def checked_sql(
                 warnings.append(f"case when {cond} then {literal(col.name + ': ')} || {reason} end")
     if extra_problem:
         problem_branches.append(f"when {extra_problem} is not null then {extra_problem}")
-    warning_sql = f"nullif(concat_ws('; ', {', '.join(warnings)}), '')" if warnings else "null"
+    warning_sql = (
+        f"nullif(concat_ws('; ', {', '.join(warnings)}), '')" if warnings else "null::varchar"
+    )
     return f"""
         with typed as (
             select *, {", ".join(typed_cols)}

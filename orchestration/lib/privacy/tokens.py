@@ -39,9 +39,14 @@ def _secret() -> bytes:
     )
 
 
-def token(kind: str, value: str | None) -> str | None:
-    """`<kind>:<value>` keyed with the secret, as 64 hex characters; None for None."""
+def secret() -> bytes:
+    """The token secret (for an engine whose workers do not share this environment)."""
+    return _secret()
+
+
+def token(kind: str, value: str | None, key: bytes | None = None) -> str | None:
+    """`<kind>:<value>` keyed with the secret (or `key`), as 64 hex characters; None for None."""
     if value is None:
         return None
     message = f"{kind}:{value}".encode()
-    return hmac.new(_secret(), message, hashlib.sha256).hexdigest()
+    return hmac.new(key or _secret(), message, hashlib.sha256).hexdigest()

@@ -12,6 +12,8 @@ from orchestration.lib.value.clv import CURRENCY, BacktestResult, ClvResult
 
 SCHEMA = "value"
 ORDERS_TABLE = "marts.fct_orders"
+# what the dbt models read of the CLV step (dbt sources `value.*`)
+OUTPUT_TABLES = (f"{SCHEMA}.customer_clv", f"{SCHEMA}.clv_backtest")
 
 
 def read_orders(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -67,11 +67,11 @@ final as (
             when 'repeated_digits' then 'one digit repeated 7 or more times: a placeholder'
             when 'too_many_records'
                 then {{ dbt.concat([
-                    "'on '", "cast(record_count as varchar)", "' records (limit " ~ max_records ~ ")'"
+                    "'on '", "cast(record_count as " ~ dbt.type_string() ~ ")", "' records (limit " ~ max_records ~ ")'"
                 ]) }}
             when 'too_many_names'
                 then {{ dbt.concat([
-                    "'carried by '", "cast(name_count as varchar)", "' names (limit " ~ max_names ~ ")'"
+                    "'carried by '", "cast(name_count as " ~ dbt.type_string() ~ ")", "' names (limit " ~ max_names ~ ")'"
                 ]) }}
         end as reason,
         record_count,

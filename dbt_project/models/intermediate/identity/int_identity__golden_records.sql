@@ -1,10 +1,7 @@
-{{ config(
-    materialized='incremental',
-    unique_key='customer_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='fail',
-    post_hook="delete from {{ this }} where customer_id not in (select customer_id from {{ source('identity', 'customer_xref') }})"
-) }}
+{{ config(**keyed_incremental(
+    'customer_id',
+    post_hook="delete from {{ this }} where customer_id not in (select customer_id from {{ source('identity', 'customer_xref') }})",
+)) }}
 
 -- incremental: the customers identity resolution wrote since the last build (their records or
 -- their links changed) are recomputed; ids merged away or retired are removed by the post-hook
@@ -46,7 +43,7 @@ records as (
         {{ standard_name('source_records.display_name') }} as display_name,
         source_records.name_key,
         source_records.gender,
-        cast(source_records.birth_date as varchar) as birth_date,
+        cast(source_records.birth_date as {{ dbt.type_string() }}) as birth_date,
         source_records.national_id,
         case when phone_excluded.identifier_value is null then source_records.phone end as phone,
         case when email_excluded.identifier_value is null then source_records.email end as email,
@@ -85,7 +82,7 @@ records as (
 ] %}
 
 {%- set native = (
-    "regexp_matches(display_name, '[\\x{3400}-\\x{9fff}]')"
+    regex_matches('display_name', '[\\x{3400}-\\x{9fff}]')
     if var('identity_default_region') == 'CN' else 'false'
 ) %}
 

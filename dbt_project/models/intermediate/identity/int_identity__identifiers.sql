@@ -1,10 +1,7 @@
-{{ config(
-    materialized='incremental',
-    unique_key='record_key',
-    incremental_strategy='delete+insert',
-    on_schema_change='fail',
-    post_hook="delete from {{ this }} as identifiers using {{ ref('int_identity__source_records') }} as records where identifiers.record_key = records.record_key and identifiers._loaded_at < records._loaded_at"
-) }}
+{{ config(**keyed_incremental(
+    'record_key',
+    post_hook="delete from {{ this }} as identifiers using {{ ref('int_identity__source_records') }} as records where identifiers.record_key = records.record_key and identifiers._loaded_at < records._loaded_at",
+)) }}
 
 -- incremental: every record with a version loaded since the last build (its current one, or an
 -- older one delivered late) has its identifiers replaced from all of its versions; the post-hook
@@ -56,8 +53,8 @@ version_identifiers as (
         {{ record_key('ecommerce', 'customers', 'account_id') }} as record_key,
         {{ normalise_phone('phone') }} as phone,
         {{ normalise_email('email') }} as email,
-        cast(null as varchar) as national_id,
-        cast(null as varchar) as card_no
+        cast(null as {{ dbt.type_string() }}) as national_id,
+        cast(null as {{ dbt.type_string() }}) as card_no
     from shop_account_versions
 
 ),
@@ -83,7 +80,7 @@ all_values as (
         email,
         national_id,
         card_no,
-        cast(null as varchar) as unionid
+        cast(null as {{ dbt.type_string() }}) as unionid
     from version_identifiers
     union all
     select * from current_identifiers

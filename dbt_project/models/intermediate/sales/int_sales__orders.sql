@@ -34,7 +34,7 @@ line_totals as (
         source_system,
         order_id,
         count(*) as line_count,
-        sum(quantity) as item_count,
+        cast(sum(quantity) as bigint) as item_count,
         sum(gross_amount) as gross_amount,
         sum(discount_amount) as discount_amount
     from lines
@@ -84,7 +84,7 @@ headers as (
         'in_store' as fulfilment_mode,
         'CNY' as currency,
         cast(0 as decimal(18, 2)) as shipping_fee,
-        cast(null as varchar) as coupon_code
+        cast(null as {{ dbt.type_string() }}) as coupon_code
     from receipts
 
 ),

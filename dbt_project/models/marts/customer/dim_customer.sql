@@ -113,8 +113,10 @@ customer_360 as (
             as average_order_value,
         order_stats.first_order_at,
         order_stats.last_order_at,
-        {{ dbt.datediff('cast(order_stats.last_order_at as date)', as_of_date(), 'day') }}
-            as days_since_last_order,
+        cast(
+            {{ dbt.datediff('cast(order_stats.last_order_at as date)', as_of_date(), 'day') }}
+            as bigint
+        ) as days_since_last_order,
         coalesce(order_stats.orders_365d, 0) as orders_365d,
         cast(coalesce(order_stats.revenue_365d, 0) as decimal(18, 2)) as revenue_365d,
         rfm_scores.recency_score,

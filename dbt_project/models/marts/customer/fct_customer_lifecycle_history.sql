@@ -30,7 +30,7 @@ spell_starts as (
 final as (
 
     select
-        {{ dbt.concat(["customer_id", "':'", "cast(valid_from as varchar)"]) }} as lifecycle_spell_id,
+        {{ dbt.concat(["customer_id", "':'", "cast(valid_from as " ~ dbt.type_string() ~ ")"]) }} as lifecycle_spell_id,
         customer_id,
         lifecycle_stage,
         {{ lifecycle_stage_zh('lifecycle_stage') }} as lifecycle_stage_zh,

@@ -73,8 +73,8 @@ order_history as (
     select
         customer_dates.customer_id,
         customer_dates.snapshot_date,
-        sum(orders_per_day.orders) as orders_to_date,
-        sum(
+        cast(sum(orders_per_day.orders) as bigint) as orders_to_date,
+        cast(sum(
             case
                 when
                     orders_per_day.order_date
@@ -82,7 +82,7 @@ order_history as (
                     then orders_per_day.orders
                 else 0
             end
-        ) as orders_in_window,
+        ) as bigint) as orders_in_window,
         max(orders_per_day.order_date) as last_order_date
     from customer_dates
     inner join orders_per_day
@@ -101,8 +101,10 @@ final as (
         coalesce(order_history.orders_to_date, 0) as orders_to_date,
         coalesce(order_history.orders_in_window, 0) as orders_in_window,
         order_history.last_order_date,
-        {{ dbt.datediff('order_history.last_order_date', 'customer_dates.snapshot_date', 'day') }}
-            as days_since_last_order,
+        cast(
+            {{ dbt.datediff('order_history.last_order_date', 'customer_dates.snapshot_date', 'day') }}
+            as bigint
+        ) as days_since_last_order,
         coalesce(customer_dates.is_engaged, false) as is_engaged,
         {{ lifecycle_stage(
             'order_history.orders_to_date',

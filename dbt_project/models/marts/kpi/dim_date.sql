@@ -12,7 +12,7 @@ final as (
         cast({{ dbt.date_trunc('week', 'date_day') }} as date) as week_start,
         cast({{ dbt.date_trunc('month', 'date_day') }} as date) as month_start,
         cast({{ dbt.date_trunc('quarter', 'date_day') }} as date) as quarter_start,
-        extract(year from date_day) as calendar_year
+        cast(extract(year from date_day) as bigint) as calendar_year
     from days
 
 )

@@ -13,7 +13,9 @@ orders as (
 final as (
 
     select
-        {{ dbt.concat(["lines.order_id", "':'", "cast(lines.line_no as varchar)"]) }} as order_line_id,
+        {{ dbt.concat([
+            "lines.order_id", "':'", "cast(lines.line_no as " ~ dbt.type_string() ~ ")"
+        ]) }} as order_line_id,
         lines.order_id,
         lines.line_no,
         orders.customer_id,
