@@ -13,6 +13,13 @@ if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -i "noto.*cj
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
 fi
+# the Spark engine's tests start Spark from the pyspark distribution: it needs a Java runtime
+if ! command -v java >/dev/null; then
+    echo "test: installing a Java runtime for Spark (Debian package)"
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/omni360 contracts

@@ -48,7 +48,8 @@ def _columns(schema: pa.Schema) -> str:
     """An Arrow schema as Spark column definitions. The lake's naive UTC timestamps are read as
     Spark's `timestamp` (an instant; the server's session time zone is UTC), the type the
     models' contracts declare."""
-    return from_arrow_schema(schema, prefer_timestamp_ntz=False).toDDL()
+    fields = from_arrow_schema(schema, prefer_timestamp_ntz=False).fields
+    return ", ".join(f"`{field.name}` {field.dataType.simpleString()}" for field in fields)
 
 
 def lake_tables(lake: Path) -> dict[str, str]:
