@@ -205,11 +205,19 @@ def _materialize(
     if engine == "spark" and selection == "all":
         from orchestration.lib.spark import server
 
-        remote = settings.spark_remote()
+        remote, folder = settings.spark_remote(), settings.spark_dir(where.warehouse)
+        chosen = bool(os.environ.get("OMNI360_SPARK_REMOTE"))
+        if server.reachable(remote) and not chosen and server.running(folder) is None:
+            # another warehouse's server: its catalogue holds tables of the same names
+            _fail(
+                f"the Spark Connect server at {remote} was not started for this warehouse "
+                f"(`omni360 spark start --warehouse {where.warehouse}`); stop it, or set "
+                "OMNI360_SPARK_REMOTE to the server this warehouse uses",
+                2,
+            )
         if not server.reachable(remote):
-            if os.environ.get("OMNI360_SPARK_REMOTE"):
+            if chosen:
                 _fail(f"no Spark Connect server at {remote} (OMNI360_SPARK_REMOTE)", 2)
-            folder = settings.spark_dir(where.warehouse)
             _say(f"spark: starting a local Spark Connect server in {folder} for this run")
             try:
                 server.start(folder)

@@ -71,6 +71,11 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--landing", type=Path, help="an existing landing zone (no generation)")
+    parser.add_argument(
+        "--duckdb",
+        type=Path,
+        help="the warehouse file of an earlier DuckDB run of the same landing zone (no DuckDB run)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="0: Spark's local mode")
     parser.add_argument("--worker-memory", default="4g")
     parser.add_argument("--port", type=int, default=15002, help="the Spark Connect port")
@@ -81,7 +86,7 @@ def main() -> None:
         shutil.rmtree(args.out)
     omni360 = _omni360()
     landing = args.landing or args.out / "landing"
-    duck = args.out / "duckdb" / "omni360.duckdb"
+    duck = args.duckdb or args.out / "duckdb" / "omni360.duckdb"
     spark = args.out / "spark" / "omni360.duckdb"
     steps: list[Measured] = []
 
@@ -110,10 +115,15 @@ def main() -> None:
                 str(landing),
             ],
         )
-    on_duckdb = step(
-        "run on DuckDB", [omni360, "run", "--landing", str(landing), "--warehouse", str(duck)]
+    on_duckdb = (
+        None
+        if args.duckdb
+        else step(
+            "run on DuckDB", [omni360, "run", "--landing", str(landing), "--warehouse", str(duck)]
+        )
     )
     where = ["--warehouse", str(spark)]
+    os.environ["OMNI360_SPARK_REMOTE"] = f"sc://localhost:{args.port}"
     cluster = "local mode" if not args.workers else f"standalone, {args.workers} workers"
     step(
         f"start Spark ({cluster})",
@@ -146,11 +156,12 @@ def main() -> None:
         print(f"| {measured.what} | {measured.seconds:,.1f} s | {measured.peak_gib:.2f} GiB |")
     print("\n| engine | precision | recall |")
     print("|---|---:|---:|")
-    for measured in (on_duckdb, on_spark):
+    runs = [m for m in (on_duckdb, on_spark) if m is not None]
+    for measured in runs:
         found = ACCURACY.search(measured.output)
         figures = found.groups() if found else ("n/a", "n/a")
         print(f"| {measured.what} | {figures[0]} | {figures[1]} |")
-    for measured in (on_duckdb, on_spark):
+    for measured in runs:
         print(f"\n{measured.what}: where the time went")
         for line in measured.output.splitlines():
             if line.startswith("[") and ("s]" in line[:12]):

@@ -48,7 +48,7 @@ final as (
         cast(sum(discount_amount) as decimal(18, 2)) as discounts,
         cast(sum(refund_amount) as decimal(18, 2)) as refunds,
         cast(sum(net_revenue) as decimal(18, 2)) as net_revenue,
-        cast(sum(net_revenue) / count(*) as decimal(18, 2)) as average_order_value
+        {{ average_money('sum(net_revenue)', 'count(*)') }} as average_order_value
     from valid_orders
     group by period_start, channel, store_key
 

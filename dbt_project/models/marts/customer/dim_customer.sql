@@ -109,8 +109,7 @@ customer_360 as (
         coalesce(order_stats.online_orders, 0) as online_orders,
         coalesce(order_stats.store_orders, 0) as store_orders,
         cast(coalesce(order_stats.net_revenue, 0) as decimal(18, 2)) as net_revenue,
-        cast(order_stats.net_revenue / nullif(order_stats.orders, 0) as decimal(18, 2))
-            as average_order_value,
+        {{ average_money('order_stats.net_revenue', 'order_stats.orders') }} as average_order_value,
         order_stats.first_order_at,
         order_stats.last_order_at,
         cast(

@@ -177,7 +177,7 @@ final as (
         money.orders,
         money.gmv,
         money.net_revenue,
-        cast(money.net_revenue / nullif(money.orders, 0) as decimal(18, 2)) as average_order_value,
+        {{ average_money('money.net_revenue', 'money.orders') }} as average_order_value,
         buyer_kpis.active_customers,
         buyer_kpis.new_customers,
         buyer_kpis.active_customers - buyer_kpis.new_customers as existing_customers,
