@@ -60,6 +60,14 @@ READER = textwrap.dedent(
 
 
 AUDIT_ERRORS: list[str] = []
+# what a run's locations default to: left unset by the fixtures that pass their own
+LOCATION_VARS = (
+    "OMNI360_LANDING",
+    "OMNI360_WAREHOUSE",
+    "OMNI360_LAKE",
+    "OMNI360_PUBLISHED",
+    "OMNI360_REPORTS",
+)
 
 
 def run_main_job(
@@ -99,13 +107,7 @@ def run_main_job(
 def sample_run(tmp_path_factory: pytest.TempPathFactory) -> SampleRun:
     warehouse = tmp_path_factory.mktemp("warehouse") / "omni360.duckdb"
     with pytest.MonkeyPatch.context() as patch:
-        for var in (
-            "OMNI360_LANDING",
-            "OMNI360_WAREHOUSE",
-            "OMNI360_LAKE",
-            "OMNI360_PUBLISHED",
-            "OMNI360_REPORTS",
-        ):
+        for var in LOCATION_VARS:
             patch.delenv(var, raising=False)
         where = settings.locations(settings.SAMPLE_DIR, warehouse)
         result = run_main_job(where)

@@ -101,7 +101,8 @@ def febrl1_slice(tmp_path_factory: pytest.TempPathFactory) -> dict:
     warehouse = root / "wh" / "omni360.duckdb"
     locale = Locale("AU", "generic")
     with pytest.MonkeyPatch.context() as patch:
-        for var in PATH_VARS:
+        # the command exports the locale into this process: unset now, restored unset after
+        for var in (*PATH_VARS, "OMNI360_REGION", "OMNI360_NATIONAL_ID_SCHEME"):
             patch.delenv(var, raising=False)
         ingest = CliRunner().invoke(
             app,
@@ -118,8 +119,6 @@ def febrl1_slice(tmp_path_factory: pytest.TempPathFactory) -> dict:
             ],
         )
         progress.clear()
-        patch.delenv("OMNI360_REGION")
-        patch.delenv("OMNI360_NATIONAL_ID_SCHEME")
     assert ingest.exit_code == 0, ingest.output
     env = {
         **os.environ,
