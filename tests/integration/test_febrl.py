@@ -101,9 +101,12 @@ def febrl1_slice(tmp_path_factory: pytest.TempPathFactory) -> dict:
     warehouse = root / "wh" / "omni360.duckdb"
     locale = Locale("AU", "generic")
     with pytest.MonkeyPatch.context() as patch:
-        # the command exports the locale into this process: unset now, restored unset after
-        for var in (*PATH_VARS, "OMNI360_REGION", "OMNI360_NATIONAL_ID_SCHEME"):
+        for var in PATH_VARS:
             patch.delenv(var, raising=False)
+        # the command exports its locale into this process: set through the patch (empty: the
+        # default), so that leaving the context restores what was there before, also nothing
+        for var in ("OMNI360_REGION", "OMNI360_NATIONAL_ID_SCHEME"):
+            patch.setenv(var, "")
         ingest = CliRunner().invoke(
             app,
             [
