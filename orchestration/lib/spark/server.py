@@ -110,6 +110,15 @@ def reachable(remote: str) -> bool:
         return sock.connect_ex((host or HOST, int(port or 15002))) == 0
 
 
+def disconnect() -> None:
+    """Close this process's Spark Connect session, if it has one."""
+    from pyspark.sql.connect.session import SparkSession
+
+    session = SparkSession.getActiveSession() or SparkSession._get_default_session()
+    if session is not None:
+        session.stop()
+
+
 def running(folder: Path) -> Cluster | None:
     """The cluster started from `folder`, if its Connect server is still up."""
     state = _state(folder)
@@ -230,6 +239,9 @@ def stop(folder: Path) -> list[str]:
     if not state.exists():
         return []
     cluster = Cluster(**json.loads(state.read_text()))
+    # this process's own session first: its client releases the session when the process exits,
+    # and a server gone by then would block that exit on retries
+    disconnect()
     stopped = []
     # the Connect server first, then the workers, then the master
     for name, pid in sorted(cluster.pids.items(), key=lambda item: item[0] != "connect-server"):
