@@ -9,6 +9,7 @@ environment's interpreter).
 
 from __future__ import annotations
 
+import warnings
 from functools import partial
 from pathlib import Path
 
@@ -22,6 +23,10 @@ from orchestration.lib.identity.sql_functions import FUNCTIONS, call, keyed_toke
 from orchestration.lib.ingest.lake import QUARANTINE_COLUMNS, raw_schema
 from orchestration.lib.privacy.tokens import secret
 
+# pyspark warns on every session that it does not "fully support" pandas 3; the UDFs take and
+# return Arrow arrays, not pandas, and the engine's results are tested equal to DuckDB's
+warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
+
 
 def connect(remote: str) -> SparkSession:
     """The Spark Connect session at `remote` (sc://host:port), with the lake's tables and the
@@ -34,7 +39,11 @@ def register_functions(spark: SparkSession) -> None:
     for name in FUNCTIONS:
         # the token secret travels with the function: workers do not share this environment
         fn = partial(keyed_token, secret()) if name == "omni360_token" else partial(call, name)
-        spark.udf.register(name, arrow_udf(fn, "string", ArrowUDFType.SCALAR))
+        with warnings.catch_warnings():
+            # a partial has no type hints to infer the UDF's kind from: it is given instead
+            warnings.filterwarnings("ignore", "It is preferred to specify type hints")
+            udf = arrow_udf(fn, "string", ArrowUDFType.SCALAR)
+        spark.udf.register(name, udf)
 
 
 _ARROW = {"VARCHAR": pa.string(), "BIGINT": pa.int64(), "TIMESTAMP": pa.timestamp("us")}
