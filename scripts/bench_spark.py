@@ -149,7 +149,10 @@ def main() -> None:
     finally:
         subprocess.run([omni360, "spark", "stop", *where], check=False)
 
-    print(f"\n{args.persons:,} persons, {args.days} days; Spark: {cluster}\n")
+    zone = (
+        f"landing zone {landing}" if args.landing else f"{args.persons:,} persons, {args.days} days"
+    )
+    print(f"\n{zone}; Spark: {cluster}\n")
     print("| step | wall time | peak memory (process tree, and the Spark processes) |")
     print("|---|---:|---:|")
     for measured in steps:

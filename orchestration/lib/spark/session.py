@@ -23,10 +23,6 @@ from orchestration.lib.identity.sql_functions import FUNCTIONS, call, keyed_toke
 from orchestration.lib.ingest.lake import QUARANTINE_COLUMNS, raw_schema
 from orchestration.lib.privacy.tokens import secret
 
-# pyspark warns on every session that it does not "fully support" pandas 3; the UDFs take and
-# return Arrow arrays, not pandas, and the engine's results are tested equal to DuckDB's
-warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
-
 
 def connect(remote: str) -> SparkSession:
     """The Spark Connect session at `remote` (sc://host:port), with the lake's tables and the
