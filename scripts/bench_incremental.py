@@ -64,7 +64,9 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def measure(what: str, command: list[str]) -> Measured:
+def measure(what: str, command: list[str], also: list[int] | None = None) -> Measured:
+    """`command`'s wall time and the peak memory of its process tree, plus the trees of the
+    processes `also` (a Spark cluster started before it)."""
     env = {k: v for k, v in os.environ.items() if k not in PATH_VARS}
     env.setdefault("OMNI360_DEMO_MODE", "1")
     started = time.perf_counter()
@@ -77,7 +79,7 @@ def measure(what: str, command: list[str]) -> Measured:
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, _tree_rss(process.pid))
+            peak = max(peak, sum(_tree_rss(pid) for pid in [process.pid, *(also or [])]))
             done.wait(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)

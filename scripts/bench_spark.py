@@ -23,11 +23,11 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-from bench_incremental import PATH_VARS, Measured, _omni360, _tree_rss
+from bench_incremental import Measured, _omni360
+from bench_incremental import measure as measure_tree
 
 from orchestration.lib.compare import compare_warehouses
 
@@ -37,32 +37,12 @@ ACCURACY = re.compile(r"identity accuracy: precision ([0-9.]+), recall ([0-9.]+)
 
 def measure(what: str, command: list[str], cluster_state: Path | None = None) -> Measured:
     """`command`'s wall time and the peak memory of its tree plus the cluster's processes."""
-    env = {k: v for k, v in os.environ.items() if k not in PATH_VARS}
-    env.setdefault("OMNI360_DEMO_MODE", "1")
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT
-    )
     cluster = (
         list(json.loads(cluster_state.read_text())["pids"].values())
         if cluster_state and cluster_state.exists()
         else []
     )
-    peak = 0
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, _tree_rss(process.pid) + sum(_tree_rss(pid) for pid in cluster))
-            done.wait(0.2)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    output = process.communicate()[0]
-    done.set()
-    sampler.join()
-    return Measured(what, time.perf_counter() - started, peak / 2**30, process.returncode, output)
+    return measure_tree(what, command, also=cluster)
 
 
 def main() -> None:

@@ -103,6 +103,16 @@ def run_main_job(
     return result
 
 
+def run_sample_on_spark(warehouse: Path, remote: str) -> dg.ExecuteInProcessResult:
+    """The main job on the committed sample on the Spark engine, with the sample's deployment
+    (as sample_run's): no locations or locale left in the environment by other tests."""
+    with pytest.MonkeyPatch.context() as patch:
+        for var in (*LOCATION_VARS, "OMNI360_REGION", "OMNI360_NATIONAL_ID_SCHEME"):
+            patch.delenv(var, raising=False)
+        where = settings.locations(settings.SAMPLE_DIR, warehouse)
+        return run_main_job(where, engine=EngineResource(engine="spark", spark_remote=remote))
+
+
 @pytest.fixture(scope="session")
 def sample_run(tmp_path_factory: pytest.TempPathFactory) -> SampleRun:
     warehouse = tmp_path_factory.mktemp("warehouse") / "omni360.duckdb"

@@ -11,8 +11,7 @@ import pytest
 from orchestration import settings
 from orchestration.lib.compare import compare_warehouses
 from orchestration.lib.spark import server
-from orchestration.resources import EngineResource
-from tests.integration.conftest import LOCATION_VARS, SampleRun, run_main_job
+from tests.integration.conftest import SampleRun, run_sample_on_spark
 from tests.integration.test_spark_engine import free_port
 
 pytestmark = pytest.mark.slow
@@ -32,13 +31,7 @@ def test_a_two_worker_cluster_gives_what_duckdb_gives(tmp_path: Path, sample_run
     try:
         assert cluster.master.startswith("spark://")
         assert {"master", "worker-1", "worker-2", "connect-server"} <= set(cluster.pids)
-        with pytest.MonkeyPatch.context() as patch:
-            for var in (*LOCATION_VARS, "OMNI360_REGION", "OMNI360_NATIONAL_ID_SCHEME"):
-                patch.delenv(var, raising=False)
-            where = settings.locations(settings.SAMPLE_DIR, warehouse)
-            result = run_main_job(
-                where, engine=EngineResource(engine="spark", spark_remote=cluster.remote)
-            )
+        result = run_sample_on_spark(warehouse, cluster.remote)
         assert result.success
         comparison = compare_warehouses(sample_run.warehouse, warehouse)
         assert comparison.identical, "\n".join(comparison.lines)

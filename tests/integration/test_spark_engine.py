@@ -27,8 +27,7 @@ from orchestration import settings
 from orchestration.lib.compare import compare_warehouses, figures
 from orchestration.lib.spark import server
 from orchestration.lib.spark.session import connect, register_functions
-from orchestration.resources import EngineResource
-from tests.integration.conftest import LOCATION_VARS, SampleRun, read_xref, run_main_job
+from tests.integration.conftest import SampleRun, read_xref, run_sample_on_spark
 
 
 def free_port() -> int:
@@ -50,14 +49,7 @@ def spark_run(tmp_path_factory: pytest.TempPathFactory) -> SparkRun:
     folder = settings.spark_dir(warehouse)
     cluster = server.start(folder, port=free_port(), driver_memory="2g")
     try:
-        with pytest.MonkeyPatch.context() as patch:
-            # the sample's deployment, as sample_run's: no locations or locale from elsewhere
-            for var in (*LOCATION_VARS, "OMNI360_REGION", "OMNI360_NATIONAL_ID_SCHEME"):
-                patch.delenv(var, raising=False)
-            where = settings.locations(settings.SAMPLE_DIR, warehouse)
-            result = run_main_job(
-                where, engine=EngineResource(engine="spark", spark_remote=cluster.remote)
-            )
+        result = run_sample_on_spark(warehouse, cluster.remote)
         yield SparkRun(warehouse, result, cluster.remote)
     finally:
         server.stop(folder)
