@@ -22,6 +22,8 @@ from pathlib import Path
 
 from pyspark.find_spark_home import _find_spark_home
 
+from orchestration.lib.files import restrict_new_files
+
 CONNECT_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
@@ -150,6 +152,9 @@ def start(
             f"port {port} is taken by another process: stop it, or choose another port "
             "(omni360 spark start --port, and OMNI360_SPARK_REMOTE to match)"
         )
+    # its tables, logs and metastore hold raw personal data, as the warehouse file does: the
+    # processes started here (and this one) create owner-only files
+    restrict_new_files()
     folder.mkdir(parents=True, exist_ok=True)
     pids: dict[str, int] = {}
     master = f"local[{os.cpu_count() or 2}]"
