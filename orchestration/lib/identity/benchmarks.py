@@ -12,7 +12,7 @@ import csv
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from itertools import combinations
@@ -106,24 +106,17 @@ def _postcode(value: Any) -> str:
 
 
 @dataclass(frozen=True)
-class HouseholdCeiling:
+class Ceiling:
+    """The best a resolver that never takes some kind of true pair as evidence can do: its
+    clusters are the transitive closure of the other true pairs."""
+
     true_pairs: int
-    # the given names differ outright (not a typo, not swapped with the surname) and the birth
-    # dates do not agree (one missing, or clearly different): what a parent and child, or two
-    # siblings, at one address look like
-    household_like: int
-    # of those, pairs that other true pairs still join (a duplicate of an original that is like
-    # both): reachable without taking a household-like pair
-    joined_anyway: int
-    # the same names (or a typo) and two clearly different birth dates: what a father and son
-    # of one name look like
-    one_name_two_dates: int
+    refused: int  # true pairs of the kind it never takes
+    joined_anyway: int  # of those, pairs that other true pairs still join
 
     @property
     def recall(self) -> float:
-        """The best recall of a resolver that never takes a household-like pair as evidence
-        (its clusters are the transitive closure of the other true pairs)."""
-        reachable = self.true_pairs - self.household_like + self.joined_anyway
+        reachable = self.true_pairs - self.refused + self.joined_anyway
         return reachable / self.true_pairs if self.true_pairs else 1.0
 
     @property
@@ -132,16 +125,8 @@ class HouseholdCeiling:
         return 2 * self.recall / (1 + self.recall)
 
 
-def household_ceiling(records: pd.DataFrame, true_pairs: set[frozenset[str]]) -> HouseholdCeiling:
-    """How far a resolver that keeps household members apart can get on FEBRL records.
-
-    FEBRL corrupts a duplicate by replacing whole fields, so some of its true pairs share only a
-    surname and an address: in a retailer's data that is a household, which omni360 must not
-    merge. Names count as the same when equal, swapped, or Jaro-Winkler >= 0.8 (the name
-    comparison's "similar" level); birth dates agree unless `birth_dates_conflict`. A
-    household-like pair still counts as reachable when other true pairs join its records.
-    """
-    household: list[tuple[str, str]] = []
+def _ceiling(true_pairs: set[frozenset[str]], refuses: Callable[[str, str], bool]) -> Ceiling:
+    """The ceiling of a resolver that never takes a pair for which `refuses(left, right)`."""
     parent: dict[str, str] = {}
 
     def find(rec_id: str) -> str:
@@ -150,27 +135,58 @@ def household_ceiling(records: pd.DataFrame, true_pairs: set[frozenset[str]]) ->
             rec_id = parent[rec_id]
         return rec_id
 
-    one_name = 0
+    refused = []
     for pair in true_pairs:
-        left_id, right_id = sorted(pair)
+        left, right = sorted(pair)
+        if refuses(left, right):
+            refused.append((left, right))
+        else:
+            parent[find(left)] = find(right)
+    joined = sum(find(left) == find(right) for left, right in refused)
+    return Ceiling(len(true_pairs), len(refused), joined)
+
+
+def _dates(records: pd.DataFrame, left: str, right: str) -> tuple[date, date] | None:
+    found = [iso_birth_date(records.loc[rec_id, "date_of_birth"]) for rec_id in (left, right)]
+    return (date.fromisoformat(found[0]), date.fromisoformat(found[1])) if all(found) else None
+
+
+def household_ceiling(records: pd.DataFrame, true_pairs: set[frozenset[str]]) -> Ceiling:
+    """How far a resolver that keeps household members apart can get on FEBRL records.
+
+    FEBRL corrupts a duplicate by replacing whole fields, so some of its true pairs share only a
+    surname and an address: in a retailer's data that is a household, which omni360 must not
+    merge. A pair is household-like when the given names differ outright (not equal, swapped
+    with the surname, or Jaro-Winkler >= 0.8, the name comparison's "similar" level) and the
+    birth dates do not agree (one missing, or `birth_dates_conflict`).
+    """
+
+    def household_like(left_id: str, right_id: str) -> bool:
         left, right = records.loc[left_id], records.loc[right_id]
         given = (_text(left["given_name"]), _text(right["given_name"]))
         surname = (_text(left["surname"]), _text(right["surname"]))
-        dates = [iso_birth_date(side["date_of_birth"]) for side in (left, right)]
-        both_dated = all(dates)
-        dates_agree = both_dated and not birth_dates_conflict(
-            date.fromisoformat(dates[0]), date.fromisoformat(dates[1])
-        )
+        dates = _dates(records, left_id, right_id)
+        dates_agree = dates is not None and not birth_dates_conflict(*dates)
         swapped = given[0] == surname[1] and surname[0] == given[1]
-        given_differ = not swapped and not (all(given) and jaro_winkler_similarity(*given) >= 0.8)
-        if given_differ and given[0] != given[1] and not dates_agree:
-            household.append((left_id, right_id))
-            continue
-        parent[find(left_id)] = find(right_id)
-        if both_dated and not dates_agree:
-            one_name += 1
-    joined = sum(find(a) == find(b) for a, b in household)
-    return HouseholdCeiling(len(true_pairs), len(household), joined, one_name)
+        similar = all(given) and jaro_winkler_similarity(*given) >= 0.8
+        return not swapped and not similar and given[0] != given[1] and not dates_agree
+
+    return _ceiling(true_pairs, household_like)
+
+
+def birth_date_ceiling(records: pd.DataFrame, true_pairs: set[frozenset[str]]) -> Ceiling:
+    """How far a resolver that honours the birth-date guard can get: it never links two records
+    whose birth dates are both known and clearly different (`birth_dates_conflict`: more than
+    one part, or a year by more than one digit, and not the day and month transposed), however
+    alike the rest. FEBRL replaces a duplicate's birth date outright; a father and son of one
+    name at one address look the same.
+    """
+
+    def conflicting(left: str, right: str) -> bool:
+        dates = _dates(records, left, right)
+        return dates is not None and birth_dates_conflict(*dates)
+
+    return _ceiling(true_pairs, conflicting)
 
 
 def nameless_records(records: pd.DataFrame) -> int:
