@@ -79,6 +79,9 @@ def test_birth_dates_one_part_apart_are_a_typo_two_parts_a_different_person():
     assert not birth_dates_conflict(date(1990, 5, 12), date(1995, 5, 12))
     assert not birth_dates_conflict(date(1990, 5, 12), date(1980, 5, 12))
     assert birth_dates_conflict(date(1990, 5, 12), date(1965, 5, 12))
+    # two neighbouring digits swapped is one slip too
+    assert not birth_dates_conflict(date(1909, 11, 11), date(1990, 11, 11))
+    assert birth_dates_conflict(date(1930, 6, 9), date(1962, 6, 9))
     # day and month transposed
     assert not birth_dates_conflict(date(1990, 5, 12), date(1990, 12, 5))
 

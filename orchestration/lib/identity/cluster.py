@@ -22,7 +22,8 @@ NAMED, WECHAT = 1, 2  # a cluster's flags: holds a named profile, holds a WeChat
 
 def birth_dates_conflict(left: date, right: date) -> bool:
     """Clearly different dates: anything but the same date, the day and month transposed, or
-    one part differing by a slip (a month or a day; a year by one digit, 1990 vs 1980).
+    one part differing by a slip (a month or a day; a year by one digit, 1990 vs 1980, or by two
+    neighbouring digits swapped, 1909 vs 1990).
 
     A parent and a child of one household differ in the year and in the month or day.
     """
@@ -34,7 +35,7 @@ def birth_dates_conflict(left: date, right: date) -> bool:
     if differing >= 2:
         return True
     if left.year != right.year:
-        return sum(a != b for a, b in zip(f"{left.year:04d}", f"{right.year:04d}", strict=True)) > 1
+        return damerau_levenshtein_distance(f"{left.year:04d}", f"{right.year:04d}") > 1
     return False
 
 

@@ -38,13 +38,14 @@ ONE_CHARACTER_APART = """
     and list_sum(list_transform(range(1, length({l}) + 1),
         lambda i: (substr({l}, i, 1) <> substr({r}, i, 1))::int)) = 1
 """
-# Two birth dates (text YYYY-MM-DD) that agree but for a slip: day and month transposed, or one
-# digit typed wrong. Shared with the guards (cluster.py) and the pair summary below.
+# Two birth dates (text YYYY-MM-DD) that agree but for a slip: day and month transposed, one
+# digit typed wrong or two neighbouring digits swapped. Shared with the pair summary below; the
+# guards (cluster.py) allow the same slips.
 DATES_NEARLY_AGREE = """
     ({l} = {r}
      or (substr({l}, 1, 4) = substr({r}, 1, 4) and substr({l}, 6, 2) = substr({r}, 9, 2)
          and substr({l}, 9, 2) = substr({r}, 6, 2))
-     or levenshtein({l}, {r}) = 1)
+     or damerau_levenshtein({l}, {r}) = 1)
 """
 
 MIN_PROFILES = 100
