@@ -660,6 +660,11 @@ def evaluate(
                 f"  customers whose records hold their true name at all: "
                 f"{f.golden_name_available:.4f} (no rule can do better)"
             )
+        if f.golden_name_available_to_any is not None:
+            typer.echo(
+                f"  persons whose records hold their true name at all: "
+                f"{f.golden_name_available_to_any:.4f} (no resolver can do better)"
+            )
     typer.echo(
         "\nreference-reachable: the true pairs plain exact-key stitching of raw identifiers "
         "(or name + birth date) could connect, without the answer key or our normaliser"
@@ -841,6 +846,11 @@ spark_app = typer.Typer(
 app.add_typer(spark_app, name="spark")
 
 
+def _spark_folder(warehouse: Path | None) -> Path:
+    """The Spark folder of the warehouse a `spark` command names (or the default one)."""
+    return settings.spark_dir(settings.locations(warehouse=warehouse).warehouse)
+
+
 @spark_app.command("start")
 def spark_start(
     warehouse: WarehouseOpt = None,  # type: ignore[assignment]
@@ -860,7 +870,7 @@ def spark_start(
     uses them (OMNI360_SPARK_REMOTE=sc://localhost:<port>) until `omni360 spark stop`."""
     from orchestration.lib.spark import server
 
-    folder = settings.spark_dir(settings.locations(warehouse=warehouse).warehouse)
+    folder = _spark_folder(warehouse)
     try:
         cluster = server.start(
             folder,
@@ -881,7 +891,7 @@ def spark_stop(warehouse: WarehouseOpt = None) -> None:  # type: ignore[assignme
     """Stop what `omni360 spark start` started for this warehouse."""
     from orchestration.lib.spark import server
 
-    folder = settings.spark_dir(settings.locations(warehouse=warehouse).warehouse)
+    folder = _spark_folder(warehouse)
     stopped = server.stop(folder)
     typer.echo(f"stopped {', '.join(stopped)}" if stopped else f"nothing running from {folder}")
 
@@ -891,7 +901,7 @@ def spark_status(warehouse: WarehouseOpt = None) -> None:  # type: ignore[assign
     """Whether the Spark engine's processes for this warehouse are up."""
     from orchestration.lib.spark import server
 
-    folder = settings.spark_dir(settings.locations(warehouse=warehouse).warehouse)
+    folder = _spark_folder(warehouse)
     cluster = server.running(folder)
     if cluster is None:
         _fail(f"not running (nothing started from {folder})", 1)

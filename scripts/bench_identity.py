@@ -122,6 +122,9 @@ def main() -> None:
     }
     # the deployment's locale (OMNI360_REGION, OMNI360_NATIONAL_ID_SCHEME) as the pipeline passes it
     dbt_vars = ["--vars", json.dumps(_locale().dbt_vars())]
+    # every model built from scratch, as a first run builds them: the incremental identity
+    # models would otherwise find nothing new in a warehouse that was resolved before
+    dbt_vars.append("--full-refresh")
     steps = [
         _step(
             "dbt: staging + identity models and tests",

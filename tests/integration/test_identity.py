@@ -106,6 +106,9 @@ def test_accuracy_against_the_answer_key(sample_run: SampleRun):
     # can be (docs/identity.md#measured-accuracy), the identifiers nearly always right
     accuracy = figures.golden_accuracy
     assert accuracy["name"] >= figures.golden_name_available - 0.02
+    # grouped by the answer key, some persons' records still never hold their true name (typed
+    # with a typo or romanised everywhere): the bound of any resolver's golden name
+    assert 0.9 <= figures.golden_name_available_to_any < 1.0
     assert min(accuracy[a] for a in ("phone", "email", "birth_date", "national_id")) >= 0.99
 
 

@@ -89,6 +89,9 @@ class Evaluation:
     # share of customers whose records hold their true name at all: no survivorship rule can
     # score above it
     golden_name_available: float | None = None
+    # share of persons whose records, grouped by the answer key, hold their true name: what a
+    # golden record could reach after a perfect resolution
+    golden_name_available_to_any: float | None = None
 
     @property
     def reference_share(self) -> float:
@@ -201,7 +204,7 @@ def evaluate(
     ).fetchall()[0]
     precision = correct_pairs / predicted_pairs if predicted_pairs else 1.0
     recall = correct_pairs / true_pairs if true_pairs else 1.0
-    accuracy, compared, name_available = golden_accuracy(
+    accuracy, compared, name_available, name_available_to_any = golden_accuracy(
         con, truth, schema, locale or Locale(), keep_normalised
     )
     return Evaluation(
@@ -229,6 +232,7 @@ def evaluate(
         golden_accuracy=accuracy,
         golden_compared=compared,
         golden_name_available=name_available,
+        golden_name_available_to_any=name_available_to_any,
     )
 
 
@@ -355,14 +359,15 @@ def golden_accuracy(
     schema: str,
     locale: Locale,
     keep_normalised: bool = False,
-) -> tuple[dict[str, float], dict[str, int], float | None]:
+) -> tuple[dict[str, float], dict[str, int], float | None, float | None]:
     """Share of customers whose golden attribute equals their majority person's true one, how
-    many were compared (both known), and the share whose records hold their true name at all;
-    empty when the answer key has no persons file or the connection lacks the omni360_*
+    many were compared (both known), the share whose records hold their true name at all, and
+    the share of persons whose records (grouped by the answer key, as a perfect resolver would)
+    hold it; empty when the answer key has no persons file or the connection lacks the omni360_*
     functions."""
     persons = truth_records_path(truth).with_name("persons.parquet")
     if not persons.is_file():
-        return {}, {}, None
+        return {}, {}, None, None
     try:
         _normalised_truth(con, persons, locale, keep_normalised)
         # each value normalised once into a temp table: the Python functions dominate the cost,
@@ -427,12 +432,28 @@ def golden_accuracy(
             from _golden_pairs
             """
         ).fetchall()[0]
+        to_any = con.sql(
+            f"""
+            with written as (
+                select scored.person_id,
+                    list(lower(omni360_standard_name(records.display_name))) as names
+                from _scored as scored
+                inner join {schema}.int_identity__source_records as records using (record_key)
+                where records.display_name is not null
+                group by scored.person_id
+            )
+            select avg(list_contains(written.names, truth.std_name)::int)
+            from written inner join _truth_persons as truth using (person_id)
+            where truth.std_name is not null
+            """
+        ).fetchall()[0][0]
     except duckdb.CatalogException:  # no golden records yet, or no omni360_* functions
-        return {}, {}, None
+        return {}, {}, None, None
     names = ("name", "phone", "email", "birth_date", "national_id")
     accuracy = {n: float(row[2 * i]) for i, n in enumerate(names) if row[2 * i] is not None}
     compared = {n: int(row[2 * i + 1]) for i, n in enumerate(names)}
-    return accuracy, compared, None if row[10] is None else float(row[10])
+    available = None if row[10] is None else float(row[10])
+    return accuracy, compared, available, None if to_any is None else float(to_any)
 
 
 # the answer key's values as the golden record holds them; phones through `phonenumbers` cost
