@@ -663,7 +663,7 @@ def evaluate(
         if f.golden_name_available_to_any is not None:
             typer.echo(
                 f"  persons whose records hold their true name at all: "
-                f"{f.golden_name_available_to_any:.4f} (no resolver can do better)"
+                f"{f.golden_name_available_to_any:.4f} (the bound after a perfect resolution)"
             )
     typer.echo(
         "\nreference-reachable: the true pairs plain exact-key stitching of raw identifiers "

@@ -17,7 +17,12 @@ from orchestration.lib.identity.cluster import (
 )
 from orchestration.lib.identity.duckdb_udfs import register
 from orchestration.lib.identity.locale import Locale
-from orchestration.lib.identity.probabilistic import PROFILE_COLUMNS, predict_links
+from orchestration.lib.identity.probabilistic import (
+    PROFILE_COLUMNS,
+    comparison_levels,
+    current_comparison_levels,
+    predict_links,
+)
 from orchestration.lib.identity.resolve import _attach_by_phone, _LinkLog
 
 
@@ -287,3 +292,24 @@ def test_contacts_differ_between_whole_clusters_not_only_two_records():
     uf.union(son, son_no_phone)
     # the two phoneless records now belong to customers whose phones differ
     assert uf.contacts_differ(father_no_phone, son_no_phone)
+
+
+def test_a_stored_model_whose_comparisons_another_version_defined_is_told_apart():
+    columns = {"birth_date", "address", "city", "postal_code"}
+    current = current_comparison_levels(columns)
+    assert {name for name, _ in current} == {"person_name", "birth_date", "address"}
+    stored = {
+        "comparisons": [
+            {
+                "output_column_name": name,
+                "comparison_levels": [{"sql_condition": c, "m_probability": 0.5} for c in levels],
+            }
+            for name, levels in current
+        ]
+    }
+    assert comparison_levels(stored) == current
+    # the birth date's "nearly" level as an earlier version wrote it (Levenshtein, not Damerau)
+    birth = next(c for c in stored["comparisons"] if c["output_column_name"] == "birth_date")
+    nearly = birth["comparison_levels"][2]
+    nearly["sql_condition"] = nearly["sql_condition"].replace("damerau_levenshtein", "levenshtein")
+    assert comparison_levels(stored) != current

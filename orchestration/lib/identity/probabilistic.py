@@ -40,7 +40,7 @@ ONE_CHARACTER_APART = """
 """
 # Two birth dates (text YYYY-MM-DD) that agree but for a slip: day and month transposed, one
 # digit typed wrong or two neighbouring digits swapped. Shared with the pair summary below; the
-# guards (cluster.py) allow the same slips.
+# guard (cluster.py `birth_dates_conflict`) lets these through and more (a whole day or month).
 DATES_NEARLY_AGREE = """
     ({l} = {r}
      or (substr({l}, 1, 4) = substr({r}, 1, 4) and substr({l}, 6, 2) = substr({r}, 9, 2)
@@ -174,7 +174,9 @@ def _birth_date() -> cl.CustomComparison:
         comparison_levels=[
             cll.NullLevel("birth_date"),
             cll.ExactMatchLevel("birth_date"),
-            cll.CustomLevel(nearly, label_for_charts="day and month transposed, or one digit"),
+            cll.CustomLevel(
+                nearly, label_for_charts="day and month transposed, one digit wrong or two swapped"
+            ),
             cll.CustomLevel(
                 "substr(birth_date_l, 1, 7) = substr(birth_date_r, 1, 7)",
                 label_for_charts="same year and month",
@@ -257,6 +259,24 @@ BROAD_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("surname and birth month", ("surname_key", "substr(birth_date, 1, 7)")),
     ("given name and birth year", ("given_key", "substr(birth_date, 1, 4)")),
 )
+
+
+def comparison_levels(settings: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """Each comparison of a Splink settings dict: its name and its levels' SQL conditions."""
+    return [
+        (
+            comparison["output_column_name"],
+            [lv["sql_condition"] for lv in comparison["comparison_levels"]],
+        )
+        for comparison in settings["comparisons"]
+    ]
+
+
+def current_comparison_levels(columns: set[str]) -> list[tuple[str, list[str]]]:
+    """`comparison_levels` of the comparisons this version builds for `columns`: a stored model
+    that differ was trained by another version and is trained again."""
+    built = [c.get_comparison("duckdb").as_dict() for c in comparisons(columns)]
+    return comparison_levels({"comparisons": built})
 
 
 def blocking_rules(

@@ -36,6 +36,8 @@ from orchestration.lib.identity.probabilistic import (
     PAIR_COLUMNS,
     TrainedModel,
     TrainingReport,
+    comparison_levels,
+    current_comparison_levels,
     populated_columns,
     score,
     tf_columns,
@@ -770,6 +772,8 @@ def _model(
             )
         elif columns != model.training.columns:
             why = f"the profiles now fill {', '.join(columns) or 'no optional column'}"
+        elif comparison_levels(model.settings) != current_comparison_levels(set(columns)):
+            why = "its comparisons were defined by an earlier omni360"
     if why is None:
         model, trained_in = stored
         result.training = {**model.training.as_dict(), "model_from_run": trained_in}
