@@ -9,6 +9,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.lib import progress
+from orchestration.lib.dbt_state import keep_partial_parse
 from orchestration.lib.dbt_translator import Omni360DbtTranslator, model_keys
 from orchestration.lib.publish import PUBLISHED_SCHEMAS
 from orchestration.resources import (
@@ -46,9 +47,10 @@ def omni360_dbt_models(
     refresh = ["--full-refresh"] if run_mode.rebuilds(warehouse) else []
     built = tested = 0
     said = time.monotonic()
-    for event in dbt.cli(
+    invocation = dbt.cli(
         ["build", "--vars", dbt_vars, *engine.dbt_args(), *refresh], context=context
-    ).stream():
+    )
+    for event in invocation.stream():
         built += isinstance(event, dg.Output | dg.AssetMaterialization)
         tested += isinstance(event, dg.AssetCheckResult)
         # a long build says how far it got, without a line per model
@@ -57,6 +59,8 @@ def omni360_dbt_models(
             said = time.monotonic()
         yield event
     progress.report(f"dbt build: done, {built} built, {tested} tested")
+    # the run's next build (same vars) parses only what changed
+    keep_partial_parse(invocation.target_path, dbt_project.project_dir / dbt_project.target_path)
     if engine.is_spark:
         # the Python steps downstream read the driver's replica (docs/spark.md)
         copied = engine.replicate(
