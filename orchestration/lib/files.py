@@ -9,6 +9,7 @@ auditors running as other users can open them. See docs/compliance.md#file-permi
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 PRIVATE_UMASK = 0o077  # whatever a run creates is owner-only unless made public on purpose
@@ -33,6 +34,18 @@ def write_atomic(path: Path, text: str, *, durable: bool = True) -> None:
             handle.flush()
             os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+def copy_atomic(source: Path, path: Path) -> None:
+    """Copy `source` over `path` through a temporary file (named for this process, so two
+    processes never write the same one) and a rename: readers see the old or the new bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def make_private(path: Path) -> None:

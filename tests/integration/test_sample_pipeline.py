@@ -184,10 +184,12 @@ def test_the_published_snapshot_describes_its_tables_and_columns(sample_run: Sam
 
 def test_a_runs_later_dbt_builds_parse_only_what_changed(sample_run: SampleRun):
     # dagster-dbt gives each build its own target folder; the run keeps the parse state of one
-    # build for the next, so only a run's first build may parse the whole project
+    # build for the next, so only a run's first build may parse the whole project (another dbt
+    # command run meanwhile in this checkout with other vars would replace that state)
     target = settings.DBT_PROJECT_DIR / "target"
     for run in (sample_run.result, sample_run.rerun):
         logs = sorted(target.glob(f"omni360_dbt_models*-{run.run_id[:7]}-*/dbt.log"))
         assert len(logs) >= 4
-        full = [log for log in logs if "UnableToPartialParse" in log.read_text(encoding="utf-8")]
-        assert len(full) <= 1, [log.parent.name for log in full]
+        texts = [log.read_text(encoding="utf-8") for log in logs]
+        partial = [text for text in texts if '"name": "PartialParsingEnabled"' in text]
+        assert len(partial) >= len(logs) - 1, [log.parent.name for log in logs]

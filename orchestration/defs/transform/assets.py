@@ -59,8 +59,6 @@ def omni360_dbt_models(
             said = time.monotonic()
         yield event
     progress.report(f"dbt build: done, {built} built, {tested} tested")
-    # the run's next build (same vars) parses only what changed
-    keep_partial_parse(invocation.target_path, dbt_project.project_dir / dbt_project.target_path)
     if engine.is_spark:
         # the Python steps downstream read the driver's replica (docs/spark.md)
         copied = engine.replicate(
@@ -70,6 +68,8 @@ def omni360_dbt_models(
             f"spark: {len(copied)} tables, {sum(copied.values()):,} rows copied to the "
             "driver's replica"
         )
+    # the run's next build (same vars) parses only what changed
+    keep_partial_parse(invocation.target_path, dbt_project.project_dir)
 
 
 defs = dg.Definitions(
