@@ -374,6 +374,14 @@ def golden_accuracy(
         # and a CTE referenced by several aggregates would call them once per reference
         con.execute(
             f"""
+            create or replace temp table _written_names as
+            select record_key, lower(omni360_standard_name(display_name)) as name
+            from {schema}.int_identity__source_records
+            where display_name is not null
+            """
+        )
+        con.execute(
+            f"""
             create or replace temp table _golden_pairs as
             with majority as (
                 select customer_id, person_id from _scored
@@ -383,11 +391,9 @@ def golden_accuracy(
                     partition by customer_id order by count(*) desc, person_id) = 1
             ),
             names as (
-                select xref.customer_id,
-                    list(lower(omni360_standard_name(records.display_name))) as written
+                select xref.customer_id, list(written.name) as written
                 from {schema}.customer_xref as xref
-                inner join {schema}.int_identity__source_records as records using (record_key)
-                where records.display_name is not null
+                inner join _written_names as written using (record_key)
                 group by xref.customer_id
             )
             select
@@ -433,13 +439,11 @@ def golden_accuracy(
             """
         ).fetchall()[0]
         to_any = con.sql(
-            f"""
+            """
             with written as (
-                select scored.person_id,
-                    list(lower(omni360_standard_name(records.display_name))) as names
+                select scored.person_id, list(written.name) as names
                 from _scored as scored
-                inner join {schema}.int_identity__source_records as records using (record_key)
-                where records.display_name is not null
+                inner join _written_names as written using (record_key)
                 group by scored.person_id
             )
             select avg(list_contains(written.names, truth.std_name)::int)
