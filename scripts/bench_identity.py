@@ -121,10 +121,10 @@ def main() -> None:
         "OMNI360_LAKE": str(warehouse.parent / "lake"),
     }
     # the deployment's locale (OMNI360_REGION, OMNI360_NATIONAL_ID_SCHEME) as the pipeline passes it
-    dbt_vars = ["--vars", json.dumps(_locale().dbt_vars())]
+    dbt_args = ["--vars", json.dumps(_locale().dbt_vars())]
     # every model built from scratch, as a first run builds them: the incremental identity
     # models would otherwise find nothing new in a warehouse that was resolved before
-    dbt_vars.append("--full-refresh")
+    dbt_args.append("--full-refresh")
     steps = [
         _step(
             "dbt: staging + identity models and tests",
@@ -135,7 +135,7 @@ def main() -> None:
                 "+int_identity__excluded_identifiers",
                 "identity_force_links",
                 "identity_never_links",
-                *dbt_vars,
+                *dbt_args,
                 "--quiet",
             ],
             env,
@@ -174,7 +174,7 @@ def main() -> None:
                 "build",
                 "--select",
                 "int_identity__golden_records",
-                *dbt_vars,
+                *dbt_args,
                 "--quiet",
             ],
             env,
