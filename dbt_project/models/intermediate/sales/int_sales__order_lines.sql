@@ -1,18 +1,71 @@
-with shop_lines as (
+{{ config(**keyed_incremental(['source_system', 'order_id'])) }}
 
-    select * from {{ ref('stg_ecommerce__order_lines') }}
+-- incremental: every line of the orders given a line or a line refund since the last build is
+-- computed again (docs/operations.md#incremental-runs)
+with
+{% if is_incremental() -%}
+    changed_orders as (
+
+        select
+            'ecommerce' as source_system,
+            shop_lines.order_id
+        from {{ ref('stg_ecommerce__order_lines') }} as shop_lines
+        where {{ newer_than_built('shop_lines._loaded_at', '_loaded_at') }}
+
+        union
+
+        select
+            'ecommerce' as source_system,
+            staged_refunds.order_id
+        from {{ ref('stg_ecommerce__refunds') }} as staged_refunds
+        where
+            staged_refunds.line_no is not null
+            and {{ newer_than_built('staged_refunds._loaded_at', '_loaded_at') }}
+
+        union
+
+        select
+            'pos' as source_system,
+            till_lines.transaction_id as order_id
+        from {{ ref('stg_pos__transaction_lines') }} as till_lines
+        where {{ newer_than_built('till_lines._loaded_at', '_loaded_at') }}
+
+    ),
+
+{% endif -%}
+shop_lines as (
+
+    select staged_lines.* from {{ ref('stg_ecommerce__order_lines') }} as staged_lines
+    {% if is_incremental() -%}
+        inner join changed_orders
+            on
+                changed_orders.source_system = 'ecommerce'
+                and staged_lines.order_id = changed_orders.order_id
+    {%- endif %}
 
 ),
 
 till_lines as (
 
-    select * from {{ ref('stg_pos__transaction_lines') }}
+    select staged_lines.* from {{ ref('stg_pos__transaction_lines') }} as staged_lines
+    {% if is_incremental() -%}
+        inner join changed_orders
+            on
+                changed_orders.source_system = 'pos'
+                and staged_lines.transaction_id = changed_orders.order_id
+    {%- endif %}
 
 ),
 
 refunds as (
 
-    select * from {{ ref('stg_ecommerce__refunds') }}
+    select staged_refunds.* from {{ ref('stg_ecommerce__refunds') }} as staged_refunds
+    {% if is_incremental() -%}
+        inner join changed_orders
+            on
+                changed_orders.source_system = 'ecommerce'
+                and staged_refunds.order_id = changed_orders.order_id
+    {%- endif %}
 
 ),
 
@@ -27,7 +80,8 @@ unioned as (
         category,
         quantity,
         unit_price,
-        coalesce(discount, 0) as discount_amount
+        coalesce(discount, 0) as discount_amount,
+        _loaded_at
     from shop_lines
 
     union all
@@ -41,7 +95,8 @@ unioned as (
         category,
         quantity,
         unit_price,
-        coalesce(discount, 0) as discount_amount
+        coalesce(discount, 0) as discount_amount,
+        _loaded_at
     from till_lines
 
 ),
@@ -52,7 +107,8 @@ line_refunds as (
     select
         order_id,
         line_no,
-        sum(amount) as refund_amount
+        sum(amount) as refund_amount,
+        max(_loaded_at) as _loaded_at
     from refunds
     where line_no is not null
     group by order_id, line_no
@@ -72,7 +128,10 @@ final as (
         unioned.unit_price,
         cast(unioned.quantity * unioned.unit_price as decimal(18, 2)) as gross_amount,
         cast(unioned.discount_amount as decimal(18, 2)) as discount_amount,
-        cast(coalesce(line_refunds.refund_amount, 0) as decimal(18, 2)) as line_refund_amount
+        cast(coalesce(line_refunds.refund_amount, 0) as decimal(18, 2)) as line_refund_amount,
+        -- the latest load of the line or of its refunds (the incremental watermark; greatest skips
+        -- nulls on DuckDB and Spark)
+        greatest(unioned._loaded_at, line_refunds._loaded_at) as _loaded_at
     from unioned
     left join line_refunds
         on

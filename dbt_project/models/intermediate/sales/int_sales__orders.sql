@@ -1,59 +1,9 @@
-with shop_orders as (
+{{ config(**keyed_incremental(['source_system', 'order_id'])) }}
 
-    select * from {{ ref('stg_ecommerce__orders') }}
-
-),
-
-receipts as (
-
-    select * from {{ ref('stg_pos__transactions') }}
-
-),
-
-lines as (
-
-    select * from {{ ref('int_sales__order_lines') }}
-
-),
-
-refunds as (
-
-    select * from {{ ref('stg_ecommerce__refunds') }}
-
-),
-
-xref as (
-
-    select * from {{ source('identity', 'customer_xref') }}
-
-),
-
-line_totals as (
-
-    select
-        source_system,
-        order_id,
-        count(*) as line_count,
-        cast(sum(quantity) as bigint) as item_count,
-        sum(gross_amount) as gross_amount,
-        sum(discount_amount) as discount_amount
-    from lines
-    group by source_system, order_id
-
-),
-
-order_refunds as (
-
-    select
-        order_id,
-        sum(amount) as refund_amount,
-        max(refunded_at) as last_refunded_at
-    from refunds
-    group by order_id
-
-),
-
-headers as (
+-- incremental: the orders whose header, lines or refunds were loaded since the last build, or
+-- whose customer in the id map is no longer the one built, are computed again
+-- (docs/operations.md#incremental-runs)
+with all_headers as (
 
     select
         'ecommerce' as source_system,
@@ -67,8 +17,9 @@ headers as (
         fulfilment as fulfilment_mode,
         currency,
         shipping_fee,
-        coupon_code
-    from shop_orders
+        coupon_code,
+        _loaded_at
+    from {{ ref('stg_ecommerce__orders') }}
 
     union all
 
@@ -84,8 +35,122 @@ headers as (
         'in_store' as fulfilment_mode,
         'CNY' as currency,
         cast(0 as decimal(18, 2)) as shipping_fee,
-        cast(null as {{ dbt.type_string() }}) as coupon_code
-    from receipts
+        cast(null as {{ dbt.type_string() }}) as coupon_code,
+        _loaded_at
+    from {{ ref('stg_pos__transactions') }}
+
+),
+
+xref as (
+
+    select * from {{ source('identity', 'customer_xref') }}
+
+),
+
+{% if is_incremental() -%}
+    changed_orders as (
+
+        select
+            all_headers.source_system,
+            all_headers.order_id
+        from all_headers
+        where {{ newer_than_built('all_headers._loaded_at', '_loaded_at') }}
+
+        union
+
+        select
+            order_lines.source_system,
+            order_lines.order_id
+        from {{ ref('int_sales__order_lines') }} as order_lines
+        where {{ newer_than_built('order_lines._loaded_at', '_loaded_at') }}
+
+        union
+
+        select
+            'ecommerce' as source_system,
+            staged_refunds.order_id
+        from {{ ref('stg_ecommerce__refunds') }} as staged_refunds
+        where {{ newer_than_built('staged_refunds._loaded_at', '_loaded_at') }}
+
+        union
+
+        -- the id map gives the order another customer, or none: a merge, a split, a receipt whose
+        -- only identifier became shared by too many records
+        select
+            built.source_system,
+            built.order_id
+        from {{ this }} as built
+        inner join all_headers
+            on
+                built.source_system = all_headers.source_system
+                and built.order_id = all_headers.order_id
+        left join xref
+            on all_headers.customer_record_key = xref.record_key
+        where built.customer_id is distinct from xref.customer_id
+
+    ),
+
+{% endif -%}
+headers as (
+
+    select all_headers.* from all_headers
+    {% if is_incremental() -%}
+        inner join changed_orders
+            on
+                all_headers.source_system = changed_orders.source_system
+                and all_headers.order_id = changed_orders.order_id
+    {%- endif %}
+
+),
+
+lines as (
+
+    select order_lines.* from {{ ref('int_sales__order_lines') }} as order_lines
+    {% if is_incremental() -%}
+        inner join changed_orders
+            on
+                order_lines.source_system = changed_orders.source_system
+                and order_lines.order_id = changed_orders.order_id
+    {%- endif %}
+
+),
+
+refunds as (
+
+    select staged_refunds.* from {{ ref('stg_ecommerce__refunds') }} as staged_refunds
+    {% if is_incremental() -%}
+        inner join changed_orders
+            on
+                changed_orders.source_system = 'ecommerce'
+                and staged_refunds.order_id = changed_orders.order_id
+    {%- endif %}
+
+),
+
+line_totals as (
+
+    select
+        source_system,
+        order_id,
+        count(*) as line_count,
+        cast(sum(quantity) as bigint) as item_count,
+        sum(gross_amount) as gross_amount,
+        sum(discount_amount) as discount_amount,
+        max(_loaded_at) as _loaded_at
+    from lines
+    group by source_system, order_id
+
+),
+
+order_refunds as (
+
+    select
+        order_id,
+        sum(amount) as refund_amount,
+        max(refunded_at) as last_refunded_at,
+        max(_loaded_at) as _loaded_at
+    from refunds
+    group by order_id
 
 ),
 
@@ -126,7 +191,11 @@ final as (
         headers.currency,
         headers.status = 'cancelled' as is_cancelled,
         order_refunds.refund_amount is not null as is_refunded,
-        headers.coupon_code
+        headers.coupon_code,
+        -- the incremental watermark: the latest load of the header, a line or a refund
+        -- (greatest skips nulls on DuckDB and Spark)
+        greatest(headers._loaded_at, line_totals._loaded_at, order_refunds._loaded_at)
+            as _loaded_at
     from headers
     left join line_totals
         on
