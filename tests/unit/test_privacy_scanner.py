@@ -68,6 +68,7 @@ def test_a_bank_card_must_pass_luhn_with_or_without_separators():
     assert set(classify(spaced)) == {"bank_card"}
     assert set(classify(CARD.replace("6222", "6222-", 1))) == {"bank_card"}
     assert set(classify(f"card {spaced.replace(' ', '-')}, paid")) == {"bank_card"}
+    assert set(classify(f"tel-13800138000-home, card-{CARD}")) == {"cn_mobile", "bank_card"}
     assert classify(CARD[:-1] + str((int(CARD[-1]) + 1) % 10)) == {}
 
 
@@ -84,6 +85,7 @@ def test_a_bank_card_must_pass_luhn_with_or_without_separators():
         # a run id whose first 16 digits pass Luhn (it failed a CI run's audit report)
         "40875759-4134-4649-b168-3a5a715cd348",
         "reports/40875759-4134-4649-b168-3a5a715cd348/index.html",
+        "12345678-1234-1234-1234-567890123452",  # its last 16 digits pass Luhn too
         token("phone", "+8613800138000"),
     ],
 )

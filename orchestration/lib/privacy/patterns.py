@@ -45,10 +45,11 @@ COARSE_PATTERN = (
 # exact: what `classify` validates
 EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@([A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,})")
 NATIONAL_ID = re.compile(r"(?<![0-9A-Za-z])(\d{6} ?\d{8} ?\d{3}[\dXx])(?![0-9A-Za-z])")
-# a number that runs on through a hyphen into more letters or digits is part of a longer token
-# (a run id such as 40875759-4134-4649-b168-..., whose first 16 digits may pass Luhn)
-NUMBER = re.compile(
-    r"(?<![0-9A-Za-z+])(?<![0-9A-Za-z]-)(\+ ?)?(\d(?:[ \-]?\d){6,18})(?!-?[0-9A-Za-z])"
+NUMBER = re.compile(r"(?<![0-9A-Za-z+])(\+ ?)?(\d(?:[ \-]?\d){6,18})(?![0-9A-Za-z])")
+# a run id identifies no one, but its digit groups can read as a number that does
+# (40875759-4134-4649-b168-…: its first 16 digits pass Luhn), so `classify` skips run ids
+UUID = re.compile(
+    r"(?<![0-9A-Za-z])[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}(?![0-9A-Za-z])"
 )
 CN_MOBILE = re.compile(r"(?:0086|86)?(1[3-9]\d{9})")
 
@@ -87,7 +88,7 @@ def classify(value: str | None) -> dict[str, str]:
     """The kinds of personal data in clear in one value, each with a masked example."""
     if not value:
         return {}
-    text = unicodedata.normalize("NFKC", value)
+    text = UUID.sub(" ", unicodedata.normalize("NFKC", value))
     found: dict[str, str] = {}
     for match in EMAIL.finditer(text):
         found.setdefault("email", mask_email(match.group(0)) or "")
