@@ -88,3 +88,20 @@
     )
     {%- endif %}
 {%- endmacro %}
+
+
+{#-
+    The shop orders whose refunds int_sales__order_lines and int_sales__orders must build again:
+    the order of every version of each refund loaded since the model's last build (a corrected
+    refund may name another order or line than its version before, which must lose it).
+-#}
+{% macro orders_of_changed_refunds() -%}
+    select distinct
+        'ecommerce' as source_system,
+        versions.order_id
+    from {{ source('ecommerce', 'refunds') }} as versions
+    where versions.refund_id in (
+        select refund_id from {{ ref('stg_ecommerce__refunds') }}
+        where {{ newer_than_built('_loaded_at') }}
+    )
+{%- endmacro %}

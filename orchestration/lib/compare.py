@@ -1,8 +1,9 @@
 """Whether two warehouses built from the same landing zone hold the same customers and marts.
 
 For changes that must not change results (a refactoring, an incremental run against a full
-refresh, another engine): the id maps must hold the same record → customer pairs, and every mart
-table the same row count, the same sum of each numeric column and the same order-independent
+refresh, another engine): the id maps must hold the same record → customer pairs, and every table
+of the compared schemas (the marts; for an increment against a full refresh, the intermediate
+models too) the same row count, the same sum of each numeric column and the same order-independent
 checksum of its rows (run ids and run times left out). Floating-point columns are compared to 9
 significant digits: DuckDB sums them in parallel, in no fixed order, so the last digits of a sum
 (and of CLV predictions fitted from such sums) vary from run to run.
@@ -86,21 +87,22 @@ class Comparison:
         return self.differences == 0
 
 
-def compare_warehouses(before: Path, after: Path, schema: str = "marts") -> Comparison:
+def compare_warehouses(
+    before: Path, after: Path, schemas: tuple[str, ...] = ("marts",)
+) -> Comparison:
     lines: list[str] = []
     left, right = id_map(before), id_map(after)
     changed = sum(1 for key in left.keys() | right.keys() if left.get(key) != right.get(key))
     lines.append(f"customer_xref: {len(left):,} vs {len(right):,} records, {changed:,} differ")
     differences = changed
-    a_figures, b_figures = figures(before, schema), figures(after, schema)
-    for table in sorted(a_figures.keys() | b_figures.keys()):
-        a, b = a_figures.get(table, {}), b_figures.get(table, {})
-        for figure in sorted(a.keys() | b.keys()):
-            if not _same(a.get(figure), b.get(figure)):
-                differences += 1
-                lines.append(f"{schema}.{table} {figure}: {a.get(figure)} vs {b.get(figure)}")
-    lines.append(
-        f"{len(a_figures)} vs {len(b_figures)} tables in {schema}; "
-        + ("identical" if not differences else f"{differences} differences")
-    )
+    for schema in schemas:
+        a_figures, b_figures = figures(before, schema), figures(after, schema)
+        for table in sorted(a_figures.keys() | b_figures.keys()):
+            a, b = a_figures.get(table, {}), b_figures.get(table, {})
+            for figure in sorted(a.keys() | b.keys()):
+                if not _same(a.get(figure), b.get(figure)):
+                    differences += 1
+                    lines.append(f"{schema}.{table} {figure}: {a.get(figure)} vs {b.get(figure)}")
+        lines.append(f"{len(a_figures)} vs {len(b_figures)} tables in {schema}")
+    lines.append("identical" if not differences else f"{differences} differences")
     return Comparison(lines, differences)

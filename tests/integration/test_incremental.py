@@ -1,8 +1,9 @@
 """Incremental runs give what a full refresh gives.
 
 A landing zone of 1,500 persons grows by two weekly deliveries. The first carries, besides the
-generator's late records, an order re-delivered with a new status and a social account whose new
-phone belongs to another customer (the two merge); between the two increments a customer is
+generator's late records, an order re-delivered with a new status, a line's refund corrected to a
+refund of another order, and a social account whose new phone belongs to another customer (the
+two merge); between the two increments a customer is
 erased. After the first increment (the erasure rebuilds everything) and after the second, a copy
 of the warehouse is rebuilt with `--full-refresh`: the same customers (record → id, for every
 record) and the same marts, table by table.
@@ -33,12 +34,15 @@ pytestmark = pytest.mark.slow
 
 CONFIG = GeneratorConfig(persons=1500, seed=11, days=60, until=dt.date(2026, 2, 16))
 SECOND, THIRD = dt.date(2026, 2, 23), dt.date(2026, 3, 2)
+# the incremental models' own tables too (watermarks included), not only what they publish
+SCHEMAS = ("marts", "intermediate")
 
 
 @dataclass
 class Grown:
     scopes: list[dict]  # identity's scope in each run of the incremental warehouse
     cancelled_order: str
+    moved_refund: tuple[str, str, str]  # refund id, the order it left, the order it names now
     merged: tuple[str, str]  # the two customers the changed phone should merge
     merge: tuple[str, list]  # after that increment: the account's customer, merge events
     erased_customer: str
@@ -80,6 +84,34 @@ def _redeliver_cancelled(landing: Path, day: dt.date) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "orders_resent.jsonl").write_text(json.dumps(order) + "\n", encoding="utf-8")
     return order["order_id"]
+
+
+def _redeliver_refund(landing: Path, warehouse: Path, day: dt.date) -> tuple[str, str, str]:
+    """A refund of one line of an earlier delivery, corrected in `day`'s delivery: now a refund
+    of a whole other order (one worth more than twice the refund)."""
+    earlier = sorted((landing / "ecommerce" / "refunds").glob("2026-02-09/*.csv"))[0]
+    header, *rows = earlier.read_text(encoding="utf-8").splitlines()
+    columns = header.split(",")
+    refund = next(
+        dict(zip(columns, row.split(","), strict=True))
+        for row in rows
+        if row.count(",") == len(columns) - 1 and row.split(",")[columns.index("line_no")]
+    )
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        other = con.execute(
+            "select order_id from marts.fct_orders where source_system = 'ecommerce' "
+            "and not is_cancelled and not is_refunded and order_id <> ? "
+            "and net_amount > 2 * ?::decimal(18, 2) order by order_id limit 1",
+            [refund["order_id"], refund["amount"]],
+        ).fetchall()[0][0]
+    moved_from = refund["order_id"]
+    refund.update(order_id=other, line_no="")
+    folder = landing / "ecommerce" / "refunds" / day.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "refunds_corrected.csv").write_text(
+        f"{header}\n{','.join(refund[c] for c in columns)}\n", encoding="utf-8"
+    )
+    return refund["refund_id"], moved_from, other
 
 
 def _move_phone(landing: Path, warehouse: Path, day: dt.date) -> tuple[str, str, str]:
@@ -167,6 +199,7 @@ def grown(tmp_path_factory: pytest.TempPathFactory) -> Grown:
 
     generate(dataclasses.replace(CONFIG, until=SECOND), landing, extend=True)
     cancelled = _redeliver_cancelled(landing, SECOND)
+    refund = _redeliver_refund(landing, warehouse, SECOND)
     lone_id, member_id, social_record = _move_phone(landing, warehouse, SECOND)
     assert run_main_job(where).success
     scopes.append(_scope(warehouse))
@@ -175,14 +208,16 @@ def grown(tmp_path_factory: pytest.TempPathFactory) -> Grown:
     refreshed_first = root / "refreshed-first" / "omni360.duckdb"
     shutil.copytree(warehouse.parent, refreshed_first.parent, symlinks=True)
     assert run_main_job(settings.locations(landing, refreshed_first), full_refresh=True).success
-    comparison_first = compare_warehouses(warehouse, refreshed_first)
+    comparison_first = compare_warehouses(warehouse, refreshed_first, SCHEMAS)
 
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        # someone else than the two customers that merged
+        # someone else than the two customers that merged and those of the corrected refund
         erased = con.execute(
             "select customer_id from identity.customer_xref where customer_id not in (?, ?) "
+            "and customer_id not in (select customer_id from marts.fct_orders "
+            "where order_id in (?, ?) and customer_id is not null) "
             "group by 1 having count(*) > 2 order by 1 limit 1",
-            [lone_id, member_id],
+            [lone_id, member_id, refund[1], refund[2]],
         ).fetchall()[0][0]
     erase = CliRunner().invoke(
         app,
@@ -219,11 +254,12 @@ def grown(tmp_path_factory: pytest.TempPathFactory) -> Grown:
     return Grown(
         scopes=scopes,
         cancelled_order=cancelled,
+        moved_refund=refund,
         merged=(lone_id, member_id),
         merge=merge,
         erased_customer=erased,
         comparison_first=comparison_first,
-        comparison=compare_warehouses(warehouse, refreshed),
+        comparison=compare_warehouses(warehouse, refreshed, SCHEMAS),
         incremental=warehouse,
         refreshed=refreshed,
         raw_checks=raw_checks,
@@ -259,6 +295,29 @@ def test_a_redelivered_order_is_updated_not_duplicated(grown: Grown):
             "select is_cancelled from marts.fct_orders where order_id = ?", [grown.cancelled_order]
         ).fetchall()
     assert rows == [(True,)]
+
+
+def test_a_corrected_refund_leaves_its_old_order_and_line(grown: Grown):
+    refund, old, new = grown.moved_refund
+    with duckdb.connect(str(grown.incremental), read_only=True) as con:
+        refunded = dict(
+            con.execute(
+                "select order_id, is_refunded from marts.fct_orders where order_id in (?, ?)",
+                [old, new],
+            ).fetchall()
+        )
+        line_refunds = con.execute(
+            "select coalesce(sum(line_refund_amount), 0) from intermediate.int_sales__order_lines "
+            "where order_id = ?",
+            [old],
+        ).fetchall()[0][0]
+        others = con.execute(
+            "select coalesce(sum(amount) filter (where line_no is not null), 0), count(*) "
+            "from staging.stg_ecommerce__refunds where order_id = ? and refund_id <> ?",
+            [old, refund],
+        ).fetchall()[0]
+    assert refunded[new] is True
+    assert refunded[old] == (others[1] > 0) and line_refunds == others[0]
 
 
 def test_a_changed_phone_merges_two_customers_into_the_older_id(grown: Grown):

@@ -1,7 +1,7 @@
 {{ config(**keyed_incremental(['source_system', 'order_id'])) }}
 
--- incremental: every line of the orders given a line or a line refund since the last build is
--- computed again (docs/operations.md#incremental-runs)
+-- incremental: every line of the orders given a line, or whose refunds changed, since the last
+-- build is computed again (docs/operations.md#incremental-runs)
 with
 {% if is_incremental() -%}
     changed_orders as (
@@ -14,13 +14,7 @@ with
 
         union
 
-        select
-            'ecommerce' as source_system,
-            staged_refunds.order_id
-        from {{ ref('stg_ecommerce__refunds') }} as staged_refunds
-        where
-            staged_refunds.line_no is not null
-            and {{ newer_than_built('staged_refunds._loaded_at', '_loaded_at') }}
+        {{ orders_of_changed_refunds() }}
 
         union
 

@@ -66,11 +66,7 @@ xref as (
 
         union
 
-        select
-            'ecommerce' as source_system,
-            staged_refunds.order_id
-        from {{ ref('stg_ecommerce__refunds') }} as staged_refunds
-        where {{ newer_than_built('staged_refunds._loaded_at', '_loaded_at') }}
+        {{ orders_of_changed_refunds() }}
 
         union
 
