@@ -19,9 +19,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("before", type=Path)
     parser.add_argument("after", type=Path)
-    parser.add_argument("--schema", default="marts")
+    parser.add_argument(
+        "--schema",
+        action="append",
+        help="a schema whose tables to compare (repeat for several; default: marts)",
+    )
     args = parser.parse_args()
-    comparison = compare_warehouses(args.before, args.after, args.schema)
+    comparison = compare_warehouses(args.before, args.after, tuple(args.schema or ["marts"]))
     print("\n".join(comparison.lines))
     sys.exit(0 if comparison.identical else 1)
 

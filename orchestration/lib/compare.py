@@ -90,6 +90,8 @@ class Comparison:
 def compare_warehouses(
     before: Path, after: Path, schemas: tuple[str, ...] = ("marts",)
 ) -> Comparison:
+    if isinstance(schemas, str):  # a lone name would be read letter by letter
+        raise TypeError(f"schemas: a tuple of schema names, not {schemas!r}")
     lines: list[str] = []
     left, right = id_map(before), id_map(after)
     changed = sum(1 for key in left.keys() | right.keys() if left.get(key) != right.get(key))
