@@ -43,6 +43,7 @@ class Grown:
     scopes: list[dict]  # identity's scope in each run of the incremental warehouse
     cancelled_order: str
     moved_refund: tuple[str, str, str]  # refund id, the order it left, the order it names now
+    refund_after_increment: tuple  # _refund_state after that increment
     merged: tuple[str, str]  # the two customers the changed phone should merge
     merge: tuple[str, list]  # after that increment: the account's customer, merge events
     erased_customer: str
@@ -112,6 +113,30 @@ def _redeliver_refund(landing: Path, warehouse: Path, day: dt.date) -> tuple[str
         f"{header}\n{','.join(refund[c] for c in columns)}\n", encoding="utf-8"
     )
     return refund["refund_id"], moved_from, other
+
+
+def _refund_state(warehouse: Path, moved: tuple[str, str, str]) -> tuple:
+    """Of the order a corrected refund left and the one it names now: whether each counts as
+    refunded, the old order's line refunds, and what its other refunds add up to."""
+    refund, old, new = moved
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        refunded = dict(
+            con.execute(
+                "select order_id, is_refunded from marts.fct_orders where order_id in (?, ?)",
+                [old, new],
+            ).fetchall()
+        )
+        line_refunds = con.execute(
+            "select coalesce(sum(line_refund_amount), 0) from intermediate.int_sales__order_lines "
+            "where order_id = ?",
+            [old],
+        ).fetchall()[0][0]
+        other_line_refunds, other_refunds = con.execute(
+            "select coalesce(sum(amount) filter (where line_no is not null), 0), count(*) "
+            "from staging.stg_ecommerce__refunds where order_id = ? and refund_id <> ?",
+            [old, refund],
+        ).fetchall()[0]
+    return refunded, line_refunds, other_line_refunds, other_refunds
 
 
 def _move_phone(landing: Path, warehouse: Path, day: dt.date) -> tuple[str, str, str]:
@@ -205,6 +230,7 @@ def grown(tmp_path_factory: pytest.TempPathFactory) -> Grown:
     scopes.append(_scope(warehouse))
     # read now: a later delivery may carry a newer version of the account
     merge = _merge_after_increment(warehouse, social_record, max(lone_id, member_id))
+    refund_after_increment = _refund_state(warehouse, refund)
     refreshed_first = root / "refreshed-first" / "omni360.duckdb"
     shutil.copytree(warehouse.parent, refreshed_first.parent, symlinks=True)
     assert run_main_job(settings.locations(landing, refreshed_first), full_refresh=True).success
@@ -255,6 +281,7 @@ def grown(tmp_path_factory: pytest.TempPathFactory) -> Grown:
         scopes=scopes,
         cancelled_order=cancelled,
         moved_refund=refund,
+        refund_after_increment=refund_after_increment,
         merged=(lone_id, member_id),
         merge=merge,
         erased_customer=erased,
@@ -298,26 +325,11 @@ def test_a_redelivered_order_is_updated_not_duplicated(grown: Grown):
 
 
 def test_a_corrected_refund_leaves_its_old_order_and_line(grown: Grown):
-    refund, old, new = grown.moved_refund
-    with duckdb.connect(str(grown.incremental), read_only=True) as con:
-        refunded = dict(
-            con.execute(
-                "select order_id, is_refunded from marts.fct_orders where order_id in (?, ?)",
-                [old, new],
-            ).fetchall()
-        )
-        line_refunds = con.execute(
-            "select coalesce(sum(line_refund_amount), 0) from intermediate.int_sales__order_lines "
-            "where order_id = ?",
-            [old],
-        ).fetchall()[0][0]
-        others = con.execute(
-            "select coalesce(sum(amount) filter (where line_no is not null), 0), count(*) "
-            "from staging.stg_ecommerce__refunds where order_id = ? and refund_id <> ?",
-            [old, refund],
-        ).fetchall()[0]
+    """Read right after the increment that corrected it (the erasure later rebuilds everything)."""
+    refunded, line_refunds, other_line_refunds, other_refunds = grown.refund_after_increment
+    _, old, new = grown.moved_refund
     assert refunded[new] is True
-    assert refunded[old] == (others[1] > 0) and line_refunds == others[0]
+    assert refunded[old] == (other_refunds > 0) and line_refunds == other_line_refunds
 
 
 def test_a_changed_phone_merges_two_customers_into_the_older_id(grown: Grown):
