@@ -105,3 +105,15 @@
         where {{ newer_than_built('_loaded_at') }}
     )
 {%- endmacro %}
+
+
+{#- In an incremental build, the rows of the orders the model's `changed_orders` lists; every row
+    of a full build. `source_system`: a column, or a quoted literal for a one-source relation. -#}
+{% macro of_changed_orders(order_id, source_system) -%}
+    {%- if is_incremental() %}
+        inner join changed_orders
+            on
+                {{ source_system }} = changed_orders.source_system
+                and {{ order_id }} = changed_orders.order_id
+    {%- endif %}
+{%- endmacro %}

@@ -30,36 +30,21 @@ with
 shop_lines as (
 
     select staged_lines.* from {{ ref('stg_ecommerce__order_lines') }} as staged_lines
-    {% if is_incremental() -%}
-        inner join changed_orders
-            on
-                changed_orders.source_system = 'ecommerce'
-                and staged_lines.order_id = changed_orders.order_id
-    {%- endif %}
+    {{ of_changed_orders('staged_lines.order_id', "'ecommerce'") }}
 
 ),
 
 till_lines as (
 
     select staged_lines.* from {{ ref('stg_pos__transaction_lines') }} as staged_lines
-    {% if is_incremental() -%}
-        inner join changed_orders
-            on
-                changed_orders.source_system = 'pos'
-                and staged_lines.transaction_id = changed_orders.order_id
-    {%- endif %}
+    {{ of_changed_orders('staged_lines.transaction_id', "'pos'") }}
 
 ),
 
 refunds as (
 
     select staged_refunds.* from {{ ref('stg_ecommerce__refunds') }} as staged_refunds
-    {% if is_incremental() -%}
-        inner join changed_orders
-            on
-                changed_orders.source_system = 'ecommerce'
-                and staged_refunds.order_id = changed_orders.order_id
-    {%- endif %}
+    {{ of_changed_orders('staged_refunds.order_id', "'ecommerce'") }}
 
 ),
 

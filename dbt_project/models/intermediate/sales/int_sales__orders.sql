@@ -90,36 +90,21 @@ xref as (
 headers as (
 
     select all_headers.* from all_headers
-    {% if is_incremental() -%}
-        inner join changed_orders
-            on
-                all_headers.source_system = changed_orders.source_system
-                and all_headers.order_id = changed_orders.order_id
-    {%- endif %}
+    {{ of_changed_orders('all_headers.order_id', "all_headers.source_system") }}
 
 ),
 
 lines as (
 
     select order_lines.* from {{ ref('int_sales__order_lines') }} as order_lines
-    {% if is_incremental() -%}
-        inner join changed_orders
-            on
-                order_lines.source_system = changed_orders.source_system
-                and order_lines.order_id = changed_orders.order_id
-    {%- endif %}
+    {{ of_changed_orders('order_lines.order_id', "order_lines.source_system") }}
 
 ),
 
 refunds as (
 
     select staged_refunds.* from {{ ref('stg_ecommerce__refunds') }} as staged_refunds
-    {% if is_incremental() -%}
-        inner join changed_orders
-            on
-                changed_orders.source_system = 'ecommerce'
-                and staged_refunds.order_id = changed_orders.order_id
-    {%- endif %}
+    {{ of_changed_orders('staged_refunds.order_id', "'ecommerce'") }}
 
 ),
 
