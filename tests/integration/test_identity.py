@@ -227,6 +227,38 @@ def test_never_link_splits_a_customer_and_the_split_is_logged(warehouse_copy):
     assert _customer(con, left) != _customer(con, right)
 
 
+def test_an_increment_keeps_the_hash_of_every_record_it_resolved(warehouse_copy):
+    """Only changed and removed records are rewritten in `resolved_records`; afterwards it
+    holds exactly the current records, so the next run finds nothing to resolve again."""
+    con = warehouse_copy
+    changed, removed = con.sql(
+        "select min(record_key), max(record_key) from identity.int_identity__source_records"
+        " where record_kind = 'profile'"
+    ).fetchall()[0]
+    con.execute(
+        "update identity.int_identity__source_records"
+        " set display_name = coalesce(display_name, '') || ' Jr' where record_key = ?",
+        [changed],
+    )
+    con.execute("delete from identity.int_identity__source_records where record_key = ?", [removed])
+    increment = resolve(con, run_id="increment")
+    assert increment.scope["seeds"] >= 1 and increment.scope["removed"] == 1
+    differ = con.sql(
+        """
+        select count(*) from identity.int_identity__source_records as records
+        full join identity.resolved_records as kept using (record_key)
+        where records.record_key is null or kept.record_key is null
+        """
+    ).fetchall()[0][0]
+    assert differ == 0
+    again = resolve(con, run_id="again")
+    assert (again.scope["why"], again.scope["seeds"], again.scope["removed"]) == (
+        "no record changed",
+        0,
+        0,
+    )
+
+
 @pytest.mark.slow  # two full runs of the pipeline
 def test_ids_survive_an_added_delivery(tmp_path: Path):
     landing = tmp_path / "landing"

@@ -8,12 +8,14 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from orchestration.lib.contracts import entity
+from orchestration.defs.ingest.assets import ingest_groups
+from orchestration.lib.contracts import ENTITIES, entity
 from orchestration.lib.ingest.accounting import accounting_mismatches
 from orchestration.lib.ingest.lake import Lake
 from orchestration.lib.ingest.landing import scan_landing
@@ -340,3 +342,17 @@ def test_unknown_folders_and_file_types_are_layout_problems(landing: Path):
         "pos/stores/2026-01-05/stores.xlsx": "unknown file type (expected a .csv or .csv.gz file)",
         "pos/stores/latest": "not a delivery-date folder",
     }
+
+
+def test_an_entity_loads_in_the_step_of_the_entities_it_depends_on():
+    keys = [[e.key for e in group] for group in ingest_groups()]
+    assert ["pos.stores", "pos.transactions"] in keys
+    assert sorted(k for group in keys for k in group) == sorted(e.key for e in ENTITIES)
+    # a chain and a join of two groups: one step, each entity after what it depends on
+    a, b, c, d, e = ENTITIES[:5]
+    needs = {b: (a.key,), d: (b.key, c.key)}
+    chained = ingest_groups(tuple(replace(t, depends_on=needs.get(t, ())) for t in (a, b, c, d, e)))
+    assert [[t.key for t in group] for group in chained] == [
+        [a.key, b.key, c.key, d.key],
+        [e.key],
+    ]
