@@ -43,7 +43,7 @@ from orchestration.lib.identity.probabilistic import (
     tf_columns,
     train,
 )
-from orchestration.lib.identity.scope import Scope, input_hash_sql
+from orchestration.lib.identity.scope import INPUT_HASH, Scope, input_hash_sql
 from orchestration.lib.sql import identifier, literal
 
 SCHEMA = "identity"
@@ -91,6 +91,7 @@ class ResolutionResult:
     scope: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)  # the resolver settings it ran with
     overrides: str = ""  # fingerprint of the force-link and never-link seeds
+    input_hash: str = INPUT_HASH  # how the records' hashes in resolved_records were computed
 
 
 class _LinkLog:
@@ -164,10 +165,8 @@ def _load_all(con: duckdb.DuckDBPyConnection) -> None:
         f"""
         create or replace temp table _all_nodes as
         with identifiers as (
-            select
-                record_key,
-                string_agg(identifier_type || '=' || identifier_value, ','
-                    order by identifier_type, identifier_value) as held
+            -- the set of a record's identifiers, in any order (each pair is unique per record)
+            select record_key, bit_xor(hash(identifier_type, identifier_value)) as held
             from {SCHEMA}.int_identity__identifiers
             group by record_key
         )
@@ -836,6 +835,8 @@ def _plan(
         why = "force-link or never-link overrides changed"
     elif last.get("config") != result.config:
         why = "resolver settings changed"
+    elif last.get("input_hash") != result.input_hash:
+        why = "records hashed another way since the last run (an upgrade)"
     if why is not None:
         return Scope(full=True, why=why, records=nodes), None
     seeds, removed = scoping.seeds(con)

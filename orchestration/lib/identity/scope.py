@@ -41,11 +41,16 @@ class Scope:
         return not self.full and self.records == 0 and self.removed == 0
 
 
+# how `input_hash_sql` hashes: a run after the way changed resolves everything once, since no
+# stored hash would match (the md5 of the record as text took 3x as long, 7 s of a 1M increment)
+INPUT_HASH = "hash-v2"
+
+
 def input_hash_sql(
-    con: duckdb.DuckDBPyConnection, relation: str, alias: str, extra: str = "''"
+    con: duckdb.DuckDBPyConnection, relation: str, alias: str, extra: str = "null"
 ) -> str:
     """A hash of a source record's identity columns (not the `_` provenance ones, which change
-    when an identical line is delivered again) and `extra` (its identifiers)."""
+    when an identical line is delivered again) and `extra` (a hash of its identifiers)."""
     columns = [
         name
         for (name,) in con.execute(
@@ -56,7 +61,7 @@ def input_hash_sql(
         ).fetchall()
     ]
     fields = ", ".join(f"{alias}.{name}" for name in columns)
-    return f"md5(cast(row({fields}) as varchar) || coalesce({extra}, ''))"
+    return f"cast(hash({fields}, {extra}) as varchar)"
 
 
 def seeds(con: duckdb.DuckDBPyConnection) -> tuple[np.ndarray, int]:
@@ -116,8 +121,13 @@ def seeds(con: duckdb.DuckDBPyConnection) -> tuple[np.ndarray, int]:
 def closure(
     con: duckdb.DuckDBPyConnection, seed_nodes: np.ndarray, new_pairs: pa.Table, nodes: int
 ) -> np.ndarray:
-    """Every node connected to a seed through the last run's links, a shared identifier value of
-    a seed's, or `new_pairs` (unique_id_l, unique_id_r: the model's pairs of the seeds now)."""
+    """Every node connected to a seed through the last run's links, an identifier value two
+    records hold, or `new_pairs` (unique_id_l, unique_id_r: the model's pairs of the seeds now).
+
+    Every shared value, not only the seeds': a record reached through a logged link may hold a
+    phone whose other holders no link names (a household's members, who decide whether the phone
+    attaches a receipt). Shared values hardly grow the scope: at 1M persons the largest component
+    stays at 182 records."""
     old = con.execute(
         f"""
         select left_nodes.node as a, right_nodes.node as b
@@ -126,19 +136,10 @@ def closure(
         inner join _all_nodes as right_nodes on links.right_record_key = right_nodes.record_key
         """
     ).fetchnumpy()
-    con.register("_seed_nodes", pa.table({"node": pa.array(seed_nodes, pa.int64())}))
     shared = con.execute(
-        """
-        with held as (
-            select distinct identifier_type, identifier_value from _all_ids
-            where node in (select node from _seed_nodes)
-        )
-        select min(node) over (partition by identifier_type, identifier_value) as a, node as b
-        from _all_ids
-        where (identifier_type, identifier_value) in (select * from held)
-        """
+        "select min(node) over (partition by identifier_type, identifier_value) as a, node as b "
+        "from _all_ids"
     ).fetchnumpy()
-    con.unregister("_seed_nodes")
     left = np.concatenate(
         [old["a"], shared["a"], new_pairs.column("unique_id_l").to_numpy()]
     ).astype(np.int64)
