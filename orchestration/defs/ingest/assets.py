@@ -60,7 +60,9 @@ def ingest_groups(entities: tuple[Entity, ...] = ENTITIES) -> list[tuple[Entity,
 
     An entity checked against another one's rows (till receipts against the stores) loads in the
     same Dagster step after it: as two steps, every dbt model downstream of the second would wait
-    one more step, and dagster splits the dbt project into one more build (about 5 s a run).
+    one more step, and dagster splits the dbt project into one more build (about 5 s a run). So
+    the first's blocking `rows_accounted` check no longer holds the second back: if the first's
+    lake lost files, rows naming what they held are quarantined as unknown references.
     """
     group_of: dict[str, list[Entity]] = {}
     groups: list[list[Entity]] = []
