@@ -19,6 +19,7 @@ from orchestration.lib.publish import read_manifest, snapshot_path, verify_snaps
 from tests.integration.conftest import SampleRun
 
 LINES = dg.AssetKey(["marts", "fct_order_lines"])
+LINES_TABLE = "intermediate.int_sales__order_lines_joined_to_orders"  # fct_order_lines reads it
 
 
 def ge_evaluations(result: dg.ExecuteInProcessResult) -> dict[dg.AssetCheckKey, object]:
@@ -160,8 +161,8 @@ def test_one_bad_row_warns_and_a_systemic_fault_stops_publication_and_keeps_the_
     # one bad row: a warning naming it, and everyone else's marts are published
     with duckdb.connect(str(warehouse)) as con:
         con.execute(
-            "update marts.fct_order_lines set quantity = -1 "
-            "where order_line_id = (select min(order_line_id) from marts.fct_order_lines)"
+            f"update {LINES_TABLE} set quantity = -1 "
+            f"where order_line_id = (select min(order_line_id) from {LINES_TABLE})"
         )
     one = publish_after_line_checks(instance)
     evaluations = ge_evaluations(one)
@@ -174,9 +175,7 @@ def test_one_bad_row_warns_and_a_systemic_fault_stops_publication_and_keeps_the_
 
     # a systemic fault (5 % of the lines): the blocking check fails, nothing is published
     with duckdb.connect(str(warehouse)) as con:
-        con.execute(
-            "update marts.fct_order_lines set quantity = -1 where hash(order_line_id) % 20 = 0"
-        )
+        con.execute(f"update {LINES_TABLE} set quantity = -1 where hash(order_line_id) % 20 = 0")
     planted = publish_after_line_checks(instance)
     failed = ge_evaluations(planted)[dg.AssetCheckKey(LINES, "ge_quantity_positive")]
     assert not failed.passed and failed.severity == dg.AssetCheckSeverity.ERROR

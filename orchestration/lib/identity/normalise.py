@@ -108,6 +108,12 @@ def _fold_accents(value: str) -> str:
 
 
 @lru_cache(maxsize=_CACHE)
+def _pinyin(name: str) -> tuple[str, ...]:
+    # name_parts and name_key both need it: pypinyin is most of their cost
+    return tuple(s for s in lazy_pinyin(name) if s.isalnum())
+
+
+@lru_cache(maxsize=_CACHE)
 def name_parts(raw: str | None) -> tuple[str, str] | None:
     """(surname, given names) of a name, in Latin letters: a Chinese name's first character and
     the rest, in pinyin; a Latin name's last word and the words before it. A name of one word is
@@ -117,7 +123,7 @@ def name_parts(raw: str | None) -> tuple[str, str] | None:
     if name is None:
         return None
     if _CJK.search(name):
-        syllables = [s for s in lazy_pinyin(name) if s.isalnum()]
+        syllables = _pinyin(name)
         if not syllables:
             return None
         return syllables[0], "".join(syllables[1:])
@@ -148,7 +154,7 @@ def name_key(raw: str | None) -> str | None:
     if name is None:
         return None
     if _CJK.search(name):
-        syllables = [s for s in lazy_pinyin(name) if s.isalnum()]
+        syllables = _pinyin(name)
         # the first character is the surname; compound surnames (欧阳) are rare enough
         tokens = [syllables[0], "".join(syllables[1:])] if syllables else []
     else:

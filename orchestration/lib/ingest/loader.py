@@ -156,6 +156,7 @@ def file_id(landing_file: LandingFile, sha256: str) -> str:
 
 
 STAGING_THREADS = 2  # Arrow's CSV parser and DuckDB release the GIL: two files overlap well
+SMALL_FILE_ROWS = 100_000  # staged on one DuckDB thread
 
 
 def load_entity(
@@ -360,6 +361,9 @@ def _stage_job(
     rules = FileRules(job.landing_file.delivery_date, limits.max_field_bytes)
     try:
         parsed = parse_file(job.data, target, rel, limits, blocking_columns)
+        # planning a statement costs more than a small file's rows, and more on several threads;
+        # the other staging thread keeps the second core busy
+        _run(con, "set threads = 1" if parsed.rows_read < SMALL_FILE_ROWS else "reset threads")
         return _stage_file(
             con,
             target,
@@ -462,12 +466,9 @@ def _stage_file(
                 "missing_column",
             )
         # rows of erased subjects go nowhere, not even to quarantine; they are only counted
-        _run(
-            con,
-            "create or replace temp table suppressed as select _line_no from checked "
-            + (f"where {suppress}" if suppress else "limit 0"),
-        )
-        _run(con, "delete from checked where _line_no in (select _line_no from suppressed)")
+        suppressed = 0
+        if suppress:
+            suppressed = _run(con, f"delete from checked where {suppress}")[0][0]
         lineage = (
             f"{literal(rel)} as _source_file, _line_no, {literal(load_id)} as _load_id, "
             f"{literal(loaded_at)}::timestamp as _loaded_at"
@@ -521,7 +522,6 @@ def _stage_file(
     loaded = pq.read_metadata(staged[0]).num_rows
     quarantined = pq.read_metadata(staged[-1]).num_rows
     children = pq.read_metadata(staged[1]).num_rows if target.child is not None else 0
-    suppressed = _run(con, "select count(*) from suppressed")[0][0]
     if loaded + quarantined + suppressed != parsed.rows_read:
         for path in staged:
             path.unlink(missing_ok=True)
