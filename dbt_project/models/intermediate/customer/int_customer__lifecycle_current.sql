@@ -1,6 +1,7 @@
 -- Every customer's lifecycle snapshot on the as-of date, and a fingerprint of everything their
--- month-end snapshots are computed from: int_customer__lifecycle_month_ends builds those again
--- only for the customers whose fingerprint changed (docs/operations.md#incremental-runs)
+-- month-end snapshots are computed from besides the month end itself:
+-- int_customer__lifecycle_month_ends builds those again only for the customers whose
+-- fingerprint changed (docs/operations.md#incremental-runs)
 with orders as (
 
     select * from {{ ref('int_sales__orders') }}
@@ -22,12 +23,6 @@ channels as (
 orders_per_day as (
 
     {{ orders_per_customer_day('orders') }}
-
-),
-
-month_ends as (
-
-    {{ lifecycle_month_ends('orders') }}
 
 ),
 
@@ -71,18 +66,6 @@ order_fingerprints as (
 
 ),
 
-rules as (
-
-    -- what every customer's month-end snapshots share: the month ends and the stage rules
-    select
-        coalesce(bit_xor(hash(snapshot_date)), 0) as month_ends_hash,
-        '{{ var("lifecycle_churn_days") }}/{{ var("lifecycle_loyal_min_orders") }}/'
-        || '{{ var("lifecycle_loyal_window_days") }}/{{ var("lifecycle_loyal_recency_days") }}'
-            as stage_rules
-    from month_ends
-
-),
-
 final as (
 
     select
@@ -93,15 +76,15 @@ final as (
             customers.first_seen_date,
             customers.first_engaged_date,
             order_fingerprints.orders_hash,
-            rules.month_ends_hash,
-            rules.stage_rules
+            -- the stage rules: other vars rebuild every customer's month ends
+            '{{ var("lifecycle_churn_days") }}/{{ var("lifecycle_loyal_min_orders") }}/'
+            || '{{ var("lifecycle_loyal_window_days") }}/{{ var("lifecycle_loyal_recency_days") }}'
         ) as _inputs_hash
     from snapshots
     inner join customers
         on snapshots.customer_id = customers.customer_id
     left join order_fingerprints
         on snapshots.customer_id = order_fingerprints.customer_id
-    cross join rules
 
 )
 

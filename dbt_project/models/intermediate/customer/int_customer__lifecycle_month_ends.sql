@@ -1,13 +1,13 @@
 {{ config(**keyed_incremental(
-    'customer_id',
-    post_hook="delete from {{ this }} where (customer_id, _inputs_hash) not in (select customer_id, _inputs_hash from {{ ref('int_customer__lifecycle_current') }})",
+    ['customer_id', 'snapshot_date'],
+    post_hook="delete from {{ this }} where (customer_id, _inputs_hash) not in (select customer_id, _inputs_hash from {{ ref('int_customer__lifecycle_current') }}) or snapshot_date not in ({{ lifecycle_month_ends(ref('int_sales__orders')) }})",
 )) }}
 
--- incremental: only the customers whose fingerprint in int_customer__lifecycle_current differs
--- from the one their rows were built with (a new or changed order, first seen or engaged date,
--- a merge or a split; a new month end or other stage rules change everyone's); the post-hook
--- removes the rows of customers that are gone or changed to no month end at all
--- (docs/operations.md#incremental-runs)
+-- incremental: every month end of the customers whose fingerprint in
+-- int_customer__lifecycle_current differs from the one their rows were built with (a new or
+-- changed order, first seen or engaged date, a merge or a split, other stage rules), and a month
+-- end new to the table for everyone else; the post-hook removes the rows of customers that are
+-- gone or changed, and of month ends that are no longer one (docs/operations.md#incremental-runs)
 with orders as (
 
     select * from {{ ref('int_sales__orders') }}
@@ -17,6 +17,12 @@ with orders as (
 current_snapshots as (
 
     select * from {{ ref('int_customer__lifecycle_current') }}
+
+),
+
+month_ends as (
+
+    {{ lifecycle_month_ends('orders') }}
 
 ),
 
@@ -30,22 +36,46 @@ current_snapshots as (
 
     ),
 
-{% endif -%}
-customers as (
+    built_month_ends as (
 
+        select distinct snapshot_date from {{ this }}
+
+    ),
+
+{% endif -%}
+customer_month_ends as (
+
+    -- the month ends to build for each customer: all of them, or only the new ones when the
+    -- customer's rows were built with the fingerprint they have now
     select
         current_snapshots.customer_id,
-        current_snapshots.first_seen_date,
         current_snapshots.first_engaged_date,
-        current_snapshots._inputs_hash
+        current_snapshots._inputs_hash,
+        month_ends.snapshot_date
     from current_snapshots
+    inner join month_ends
+        on current_snapshots.first_seen_date <= month_ends.snapshot_date
     {% if is_incremental() -%}
         left join built
             on
                 current_snapshots.customer_id = built.customer_id
                 and current_snapshots._inputs_hash = built._inputs_hash
-        where built.customer_id is null
+        where
+            built.customer_id is null
+            or month_ends.snapshot_date not in (
+                select built_month_ends.snapshot_date from built_month_ends
+            )
     {%- endif %}
+
+),
+
+customer_dates as (
+
+    select
+        customer_id,
+        snapshot_date,
+        first_engaged_date <= snapshot_date as is_engaged
+    from customer_month_ends
 
 ),
 
@@ -55,36 +85,9 @@ orders_per_day as (
 
 ),
 
-changed_orders_per_day as (
-
-    select orders_per_day.*
-    from orders_per_day
-    inner join customers
-        on orders_per_day.customer_id = customers.customer_id
-
-),
-
-month_ends as (
-
-    {{ lifecycle_month_ends('orders') }}
-
-),
-
-customer_dates as (
-
-    select
-        customers.customer_id,
-        month_ends.snapshot_date,
-        customers.first_engaged_date <= month_ends.snapshot_date as is_engaged
-    from customers
-    inner join month_ends
-        on customers.first_seen_date <= month_ends.snapshot_date
-
-),
-
 snapshots as (
 
-    {{ lifecycle_snapshot_rows('customer_dates', 'changed_orders_per_day') }}
+    {{ lifecycle_snapshot_rows('customer_dates', 'orders_per_day') }}
 
 ),
 
@@ -92,10 +95,12 @@ final as (
 
     select
         snapshots.*,
-        customers._inputs_hash
+        customer_month_ends._inputs_hash
     from snapshots
-    inner join customers
-        on snapshots.customer_id = customers.customer_id
+    inner join customer_month_ends
+        on
+            snapshots.customer_id = customer_month_ends.customer_id
+            and snapshots.snapshot_date = customer_month_ends.snapshot_date
 
 )
 
