@@ -112,6 +112,27 @@ def test_accuracy_against_the_answer_key(sample_run: SampleRun):
     assert min(accuracy[a] for a in ("phone", "email", "birth_date", "national_id")) >= 0.99
 
 
+def test_each_run_scores_the_golden_records_it_built(sample_run: SampleRun):
+    # scored after the dbt build that writes them, not with the id map before it: the first run
+    # has golden records to score, and both runs score what the warehouse holds (the rerun
+    # changed nothing)
+    con = duckdb.connect(str(sample_run.warehouse), read_only=True)
+    register(con)
+    expected = evaluate(con, sample_run.landing).golden_accuracy
+    assert set(expected) == {"name", "phone", "email", "birth_date", "national_id"}
+    for run in (sample_run.result, sample_run.rerun):
+        [check] = [
+            e for e in run.get_asset_check_evaluations() if e.check_name == "golden_record_accuracy"
+        ]
+        scored = {
+            name.removeprefix("golden_"): value.value
+            for name, value in check.metadata.items()
+            if name.startswith("golden_") and name != "golden_compared"
+        }
+        assert scored == pytest.approx(expected)
+        assert check.passed
+
+
 def test_the_kept_normalised_answer_key_gives_what_a_fresh_evaluation_gives(
     sample_run: SampleRun, tmp_path: Path
 ):

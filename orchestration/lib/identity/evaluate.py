@@ -126,40 +126,13 @@ def evaluate(
     schema: str = "identity",
     locale: Locale | None = None,
     keep_normalised: bool = False,
+    golden: bool = True,
 ) -> Evaluation:
     """Compare `<schema>.customer_xref` with the answer key; see the module docstring. The
-    golden record is scored when the connection has the omni360_* functions; with
-    `keep_normalised` the answer key's normalised values are kept beside it for the next run."""
-    path = literal(truth_records_path(truth))
-    con.execute(
-        f"""
-        create or replace temp table _scored as
-        with truth as (
-            -- only the answer key's identity-bearing entities: orders and events are most of it
-            select distinct source || ':' || entity || ':' || record_id as record_key, person_id
-            from read_parquet({path})
-            where person_id is not null and (source, entity) in (
-                select distinct split_part(record_key, ':', 1), split_part(record_key, ':', 2)
-                from {schema}.int_identity__source_records
-            )
-        )
-        select
-            records.record_key,
-            coalesce(xref.customer_id, '~' || records.record_key) as customer_id,
-            xref.customer_id is null as is_unresolved,
-            coalesce(xref.is_linkable, false) as is_linkable,
-            records.record_kind,
-            truth.person_id
-        from {schema}.int_identity__source_records as records
-        left join {schema}.customer_xref as xref using (record_key)
-        left join truth using (record_key)
-        """
-    )
-    records, unmatched, unresolved = con.sql(
-        "select count(*), count(*) filter (where person_id is null), "
-        "count(*) filter (where is_unresolved) from _scored"
-    ).fetchall()[0]
-    con.execute("delete from _scored where person_id is null")
+    golden record is scored (unless `golden` is false) when the connection has the omni360_*
+    functions; with `keep_normalised` the answer key's normalised values are kept beside it for
+    the next run."""
+    records, unmatched, unresolved = _score_records(con, truth, schema)
     true_pairs, predicted_pairs, correct_pairs = (
         int(v)
         for v in con.sql(
@@ -208,8 +181,10 @@ def evaluate(
     ).fetchall()[0]
     precision = correct_pairs / predicted_pairs if predicted_pairs else 1.0
     recall = correct_pairs / true_pairs if true_pairs else 1.0
-    accuracy, compared, name_available, name_available_to_any = golden_accuracy(
-        con, truth, schema, locale or Locale(), keep_normalised
+    accuracy, compared, name_available, name_available_to_any = (
+        golden_accuracy(con, truth, schema, locale or Locale(), keep_normalised)
+        if golden
+        else ({}, {}, None, None)
     )
     return Evaluation(
         records=int(records),
@@ -238,6 +213,58 @@ def evaluate(
         golden_name_available=name_available,
         golden_name_available_to_any=name_available_to_any,
     )
+
+
+def _score_records(
+    con: duckdb.DuckDBPyConnection, truth: Path, schema: str
+) -> tuple[int, int, int]:
+    """Temp table `_scored`: every identity-bearing record in the answer key with its customer
+    (its own when unresolved) and true person. Returns the records, those missing from the answer
+    key (left out of `_scored`) and those without a customer."""
+    path = literal(truth_records_path(truth))
+    con.execute(
+        f"""
+        create or replace temp table _scored as
+        with truth as (
+            -- only the answer key's identity-bearing entities: orders and events are most of it
+            select distinct source || ':' || entity || ':' || record_id as record_key, person_id
+            from read_parquet({path})
+            where person_id is not null and (source, entity) in (
+                select distinct split_part(record_key, ':', 1), split_part(record_key, ':', 2)
+                from {schema}.int_identity__source_records
+            )
+        )
+        select
+            records.record_key,
+            coalesce(xref.customer_id, '~' || records.record_key) as customer_id,
+            xref.customer_id is null as is_unresolved,
+            coalesce(xref.is_linkable, false) as is_linkable,
+            records.record_kind,
+            truth.person_id
+        from {schema}.int_identity__source_records as records
+        left join {schema}.customer_xref as xref using (record_key)
+        left join truth using (record_key)
+        """
+    )
+    records, unmatched, unresolved = con.sql(
+        "select count(*), count(*) filter (where person_id is null), "
+        "count(*) filter (where is_unresolved) from _scored"
+    ).fetchall()[0]
+    con.execute("delete from _scored where person_id is null")
+    return int(records), int(unmatched), int(unresolved)
+
+
+def evaluate_golden(
+    con: duckdb.DuckDBPyConnection,
+    truth: Path,
+    schema: str = "identity",
+    locale: Locale | None = None,
+    keep_normalised: bool = False,
+) -> tuple[dict[str, float], dict[str, int], float | None, float | None]:
+    """`golden_accuracy` of `<schema>.int_identity__golden_records` as it is now: scored where
+    the golden records are built, not with the id map (they are built after it)."""
+    _score_records(con, truth, schema)
+    return golden_accuracy(con, truth, schema, locale or Locale(), keep_normalised)
 
 
 def _reference_pairs(con: duckdb.DuckDBPyConnection, schema: str) -> tuple[int, int]:
