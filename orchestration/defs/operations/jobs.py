@@ -2,10 +2,26 @@
 
 import dagster as dg
 
+from orchestration.lib import memory
+
+
+# `omni360 run` runs every step in one process: what one leaves behind would add to the dbt
+# builds after it (orchestration/lib/memory.py)
+@dg.success_hook(name="release_memory")
+def release_memory(_context: dg.HookContext) -> None:
+    memory.release()
+
+
+@dg.failure_hook(name="release_memory_after_failure")
+def release_memory_after_failure(_context: dg.HookContext) -> None:
+    memory.release()
+
+
 main_job = dg.define_asset_job(
     "omni360_main",
     selection=dg.AssetSelection.all(),
     description="Ingest new landing files, then build every dbt model and run every check.",
+    hooks={release_memory, release_memory_after_failure},
 )
 
 # a daily run after the sources' nightly exports (incremental: it processes what arrived);

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 
 import opencc
 import phonenumbers
@@ -23,6 +22,8 @@ from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 from stdnum.us import ssn
 from stdnum.util import isdigits
+
+from orchestration.lib.memory import lru_cache
 
 # National-ID schemes (`OMNI360_NATIONAL_ID_SCHEME`): what a valid number is, and its one form
 NATIONAL_ID_SCHEMES = ("cn_ric", "us_ssn", "generic", "none")

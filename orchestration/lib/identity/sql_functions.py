@@ -6,12 +6,12 @@ Every argument and every result is a string."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from orchestration.lib.identity import normalise
+from orchestration.lib.memory import lru_cache
 from orchestration.lib.privacy.tokens import token
 
 # Names, phones and IDs repeat across records (a person in several systems, a household, common
