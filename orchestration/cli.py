@@ -293,8 +293,16 @@ def _materialize(
     # persistent (DAGSTER_HOME, else dagster/ next to the warehouse): the UI shows this run;
     # the audit reads the run's events from it
     instance = instance_for(where)
-    with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
-        result = definitions.resolve_job_def("omni360_main").execute_in_process(
+    job = definitions.resolve_job_def("omni360_main")
+    from orchestration.lib import memory
+
+    # the definitions live for the whole run: the collections after each step skip them
+    with (
+        memory.frozen(),
+        open(log_path, "w", encoding="utf-8") as log,
+        contextlib.redirect_stdout(log),
+    ):
+        result = job.execute_in_process(
             instance=instance,
             asset_selection=keys,
             raise_on_error=False,

@@ -40,3 +40,13 @@ def test_every_source_entity_is_an_asset_that_dbt_staging_reads():
         key = f"{table.source}/{table.name}"
         assert f"{key} [{table.source}]" in graph
         assert f"staging/stg_{table.source}__{table.name} [staging] <- {key}" in graph
+
+
+def test_every_step_of_the_main_job_releases_memory():
+    from orchestration.definitions import defs
+
+    job = defs().resolve_job_def("omni360_main")
+    assert {hook.name for hook in job.hook_defs} == {
+        "release_memory",
+        "release_memory_after_failure",
+    }

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from stdnum import numdb
 from stdnum.cn import ric
 
-from orchestration.lib.identity import normalise
+from orchestration.lib import memory
+from orchestration.lib.identity import normalise, sql_functions
 from orchestration.lib.identity.cluster import (
     ACCEPTED,
     REDUNDANT,
@@ -107,6 +108,18 @@ def test_a_national_id_of_an_area_without_county_is_invalid_not_an_error():
     with pytest.raises(KeyError):  # stdnum itself: a hostile ID would stop the dbt build
         ric.is_valid(number)
     assert normalise.national_id(number) is None
+
+
+def test_releasing_memory_empties_the_normalisers_caches():
+    phone = sql_functions.FUNCTIONS["omni360_phone_e164"][0]
+    assert phone(pa.array(["138 0013 8000"]), pa.array(["CN"])).to_pylist() == ["+8613800138000"]
+    assert normalise._parse_phone.cache_info().currsize > 0
+    memory.release()
+    assert normalise._parse_phone.cache_info().currsize == 0
+    # the vectorised functions' own caches too: each cache registered with memory is empty
+    assert memory._clears and all(
+        clear.__self__.cache_info().currsize == 0 for clear in memory._clears
+    )
 
 
 def test_sql_functions_are_registered_on_a_connection():
