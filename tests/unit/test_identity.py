@@ -21,6 +21,7 @@ from orchestration.lib.identity.cluster import (
     birth_dates_conflict,
 )
 from orchestration.lib.identity.duckdb_udfs import register
+from orchestration.lib.identity.evaluate import golden_shortfalls
 from orchestration.lib.identity.locale import Locale
 from orchestration.lib.identity.probabilistic import (
     PROFILE_COLUMNS,
@@ -120,6 +121,17 @@ def test_releasing_memory_empties_the_normalisers_caches():
     assert memory._clears and all(
         clear.__self__.cache_info().currsize == 0 for clear in memory._clears
     )
+
+
+def test_golden_shortfalls_are_low_identifiers_and_a_name_far_below_what_its_records_hold():
+    good = {"name": 0.95, "phone": 0.99, "email": 0.999}
+    assert golden_shortfalls(good, 0.97, 0.95, 0.05) == []
+    assert golden_shortfalls({**good, "phone": 0.90}, 0.97, 0.95, 0.05) == ["phone 0.9000"]
+    assert golden_shortfalls({**good, "name": 0.80}, 0.97, 0.95, 0.05) == [
+        "name 0.8000, 0.1700 below what the records hold"
+    ]
+    # a name is judged against what the records hold, not against the identifiers' bar
+    assert golden_shortfalls({**good, "name": 0.80}, 0.82, 0.95, 0.05) == []
 
 
 def test_sql_functions_are_registered_on_a_connection():

@@ -5,7 +5,7 @@ import duckdb
 
 from orchestration.lib import progress
 from orchestration.lib.identity.duckdb_udfs import register
-from orchestration.lib.identity.evaluate import evaluate, evaluate_golden
+from orchestration.lib.identity.evaluate import evaluate, evaluate_golden, golden_shortfalls
 from orchestration.lib.identity.locale import Locale
 from orchestration.lib.identity.resolve import SCHEMA, ResolverConfig, ids_unaccounted, resolve
 from orchestration.lib.owners import owners
@@ -41,9 +41,7 @@ class IdentityConfig(dg.Config):
 
 
 class GoldenAccuracyConfig(dg.Config):
-    # the golden-record check warns when an identifier's share of right values is below this,
-    # or when the name's is further than max_name_gap below the share of customers whose
-    # records hold their true name at all (no survivorship rule can do better)
+    # the golden-record check warns below these (evaluate.golden_shortfalls)
     min_identifier_accuracy: float = 0.95
     max_name_gap: float = 0.05
 
@@ -311,18 +309,9 @@ def golden_record_accuracy(
         )
     finally:
         con.close()
-    low = [
-        f"{attribute} {share:.4f}"
-        for attribute, share in accuracy.items()
-        if attribute != "name" and share < config.min_identifier_accuracy
-    ]
-    name_gap = (
-        name_available - accuracy["name"]
-        if name_available is not None and "name" in accuracy
-        else 0.0
+    low = golden_shortfalls(
+        accuracy, name_available, config.min_identifier_accuracy, config.max_name_gap
     )
-    if name_gap > config.max_name_gap:
-        low.append(f"name {accuracy['name']:.4f}, {name_gap:.4f} below what the records hold")
     shares = ", ".join(f"{attribute} {share:.4f}" for attribute, share in accuracy.items())
     progress.report(f"golden records against the answer key: {shares or 'nothing compared'}")
     return dg.AssetCheckResult(

@@ -267,6 +267,27 @@ def evaluate_golden(
     return golden_accuracy(con, truth, schema, locale or Locale(), keep_normalised)
 
 
+def golden_shortfalls(
+    accuracy: dict[str, float],
+    name_available: float | None,
+    min_identifier_accuracy: float,
+    max_name_gap: float,
+) -> list[str]:
+    """What falls short in `golden_accuracy`'s figures: an identifier whose share of right values
+    is under `min_identifier_accuracy`, or a name more than `max_name_gap` under the share of
+    customers whose records hold their true name at all (no survivorship rule can do better)."""
+    low = [
+        f"{attribute} {share:.4f}"
+        for attribute, share in accuracy.items()
+        if attribute != "name" and share < min_identifier_accuracy
+    ]
+    if name_available is not None and "name" in accuracy:
+        gap = name_available - accuracy["name"]
+        if gap > max_name_gap:
+            low.append(f"name {accuracy['name']:.4f}, {gap:.4f} below what the records hold")
+    return low
+
+
 def _reference_pairs(con: duckdb.DuckDBPyConnection, schema: str) -> tuple[int, int]:
     """Reference components over every identity-bearing record; true pairs within one, and how
     many of them share a customer id (see the module docstring)."""
