@@ -9,7 +9,9 @@ import json
 from pathlib import Path
 
 import duckdb
+import jinja2
 import pytest
+import yaml
 
 from orchestration.lib.contracts import blocking_columns, entity
 from orchestration.lib.ingest import loader
@@ -20,6 +22,7 @@ from orchestration.lib.ingest.loader import EntityLoadResult, load_entity
 from orchestration.lib.ingest.parse import Limits, describe_bytes
 from orchestration.lib.ingest.status import lake_status
 from orchestration.lib.ingest.withdraw import WithdrawError, withdraw
+from orchestration.settings import DBT_PROJECT_DIR
 
 MEMBERS_HEADER = (
     "member_id,card_no,name,gender,birth_date,phone,email,national_id,address,city,province,"
@@ -379,3 +382,26 @@ def test_iso_times_with_z_and_fractional_seconds_are_read_in_utc(landing: Path, 
     times = {row[0]: row[12] for row in raw(lake_dir)}
     assert str(times["M0000001"]) == "2026-01-03 10:00:00"
     assert str(times["M0000002"]) == "2026-01-03 02:00:00.250000"
+
+
+def test_a_year_of_daily_runs_audit_log_reads_within_a_small_memory_limit(
+    landing: Path, lake_dir: Path
+):
+    # every run leaves an audit file per entity; DuckDB reserved 32 MiB per file to detect the
+    # columns, so the audit-log model ran out of memory after a few hundred runs
+    write(landing, f"crm/members/{DAY}/m.csv", members_file(member("M0000001")))
+    for run in range(365):
+        load(landing, lake_dir, load_id=f"L{run:03d}")
+    sources = yaml.safe_load(
+        (DBT_PROJECT_DIR / "models/staging/ingest/_ingest__sources.yml").read_text()
+    )
+    [audit] = [t for t in sources["sources"][0]["tables"] if t["name"] == "load_audit"]
+    location = (
+        jinja2.Template(audit["config"]["meta"]["external_location"])
+        .render(var=lambda name, default: str(lake_dir), env_var=lambda name, default=None: default)
+        .format_map(audit)
+    )  # as dbt-duckdb formats it
+    con = duckdb.connect()
+    con.execute("set memory_limit = '256MB'")
+    by_status = con.sql(f"select status, count(*) from {location} group by all").fetchall()
+    assert dict(by_status) == {"loaded": 1, "no_new_files": 364}
