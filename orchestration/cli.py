@@ -264,23 +264,32 @@ def _materialize(
     pending = Lake(where.lake).full_refresh_reasons() if selection == "all" else []
     if pending and not full_refresh:
         _say(f"full refresh: {'; '.join(pending)} since the last full run")
+    unchanged = None
+    if selection == "all" and not (full_refresh or retrain or pending):
+        from orchestration.lib import run_state
+
+        unchanged = run_state.unchanged_since(scan, where.lake, landing)
     definitions = build_defs(
         WarehouseResource.at(where),
         run_mode=RunModeResource(full_refresh=full_refresh, retrain=retrain),
         engine=EngineResource(engine=engine),
     )
     graph = definitions.resolve_asset_graph()
-    from orchestration.lib.contracts import ENTITIES
+    from orchestration.defs.operations.jobs import ingestion_keys
 
-    # the ingestion assets are keyed [<source>, <entity>] plus ingest/*
-    ingest_prefixes = {target.source for target in ENTITIES} | {"ingest"}
-    keys = [
-        k
-        for k in graph.materializable_asset_keys
-        if selection == "all" or k.path[0] in ingest_prefixes
-    ]
+    keys = (
+        list(graph.materializable_asset_keys)
+        if selection == "all" and unchanged is None
+        else ingestion_keys(graph.materializable_asset_keys)
+    )
     started = time.perf_counter()
     _show_progress(started)
+    if unchanged is not None:
+        _say(
+            f"nothing new since run {unchanged.run_id} ({unchanged.finished_at}): no landing file "
+            "to load, the same code and settings. Only ingestion and its delivery checks run; "
+            "that run's warehouse and published snapshot stand (--full-refresh builds everything)"
+        )
     _say(
         f"landing {landing}: {sum(len(v) for v in scan.files.values())} files; "
         f"warehouse {warehouse}"

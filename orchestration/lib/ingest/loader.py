@@ -254,6 +254,23 @@ def load_entity(
     )
 
 
+def unloaded_files(target: Entity, files: list[LandingFile], lake: Lake) -> list[str]:
+    """The landing files a run would load (or skip as copies, or refuse for the first time):
+    those whose bytes are neither in the manifest nor refused before. A changed or unreadable
+    file is refused again by every run and never reaches the warehouse, so it is not counted.
+    Reads and hashes every file, as loading does."""
+    manifest = lake.manifest(target)
+    by_path = {e.source_file: e for e in manifest}
+    by_sha: dict[str, ManifestEntry | _Job] = {e.sha256: e for e in manifest}
+    refused = lake.refusals(target)
+    return [
+        planned.entry.source_file
+        for planned in (_plan(target, f, "", by_path, by_sha) for f in files)
+        if isinstance(planned, _Job)
+        and (planned.entry.source_file, planned.entry.sha256) not in refused
+    ]
+
+
 def _unreadable(rel: str, error: Exception) -> FileOutcome:
     detail = (str(error).strip().splitlines() or [""])[0][:300]
     return FileOutcome(

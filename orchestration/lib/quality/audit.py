@@ -20,6 +20,7 @@ import dagster as dg
 import duckdb
 
 from orchestration import settings
+from orchestration.lib import run_state
 from orchestration.lib.ingest.lake import Lake
 from orchestration.lib.privacy.inventory import personal_data_inventory
 from orchestration.lib.privacy.patterns import mask_text
@@ -310,12 +311,21 @@ def finish_run(
         history.forget_erased_customers(con)
         runs = history.list_runs(con)
         trends = history.trends(con, run_id)
-    if run.status == "SUCCESS":
-        # the run rebuilt what withdrawals and erasures before it asked for
+    if run.status == "SUCCESS" and _built_everything(instance, run_id, asset_graph):
+        # the run rebuilt what withdrawals and erasures before it asked for (an ingestion-only
+        # run did not: the requests stay)
         Lake(lake).clear_full_refresh(before=run.started_at)
+        run_state.record_complete_run(lake, landing, run_id)
     path = report.write_report(reports, run, checks, trends=trends)
     report.write_index(reports, runs)
     return path
+
+
+def _built_everything(instance: dg.DagsterInstance, run_id: str, asset_graph: Any) -> bool:
+    selected = instance.get_run_by_id(run_id).asset_selection
+    return not selected or (  # none chosen: the whole job
+        asset_graph is not None and set(asset_graph.materializable_asset_keys) <= set(selected)
+    )
 
 
 def rerender(warehouse: Path, reports: Path, run_id: str | None = None) -> Path:

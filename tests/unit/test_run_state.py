@@ -1,0 +1,51 @@
+"""What makes a run build everything again: a landing file the lake has not seen, another
+setting, another answer key; not a location, and not a file refused before."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestration.lib import run_state
+from orchestration.lib.contracts import entity
+from orchestration.lib.ingest.lake import Lake
+from orchestration.lib.ingest.landing import scan_landing
+from orchestration.lib.ingest.loader import unloaded_files
+from tests.unit.test_ingest_hostile import DAY, load, member, members_file, write
+
+MEMBERS = entity("crm", "members")
+
+
+def test_the_inputs_fingerprint_follows_settings_and_the_answer_key_not_locations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    landing = tmp_path / "landing"
+    write(landing, "_truth/records.parquet", b"key")
+    before = run_state.inputs_fingerprint(landing)
+    monkeypatch.setenv("OMNI360_WAREHOUSE", str(tmp_path / "elsewhere.duckdb"))
+    assert run_state.inputs_fingerprint(landing) == before
+    monkeypatch.setenv("OMNI360_TOKEN_SECRET", "another secret")
+    secret = run_state.inputs_fingerprint(landing)
+    assert secret != before and "another secret" not in secret
+    monkeypatch.delenv("OMNI360_TOKEN_SECRET")
+    write(landing, "_truth/records.parquet", b"another key")
+    assert run_state.inputs_fingerprint(landing) != before
+
+
+def test_files_loaded_or_refused_before_are_not_unloaded(tmp_path: Path):
+    landing, lake_dir = tmp_path / "landing", tmp_path / "lake"
+    write(landing, f"crm/members/{DAY}/m.csv", members_file(member("M0000001")))
+    write(landing, f"crm/members/{DAY}/binary.csv", b"\x00\x01\x02" * 100)
+
+    def unloaded() -> list[str]:
+        return unloaded_files(MEMBERS, scan_landing(landing).files_for(MEMBERS), Lake(lake_dir))
+
+    assert unloaded() == [f"crm/members/{DAY}/binary.csv", f"crm/members/{DAY}/m.csv"]
+    result = load(landing, lake_dir)
+    assert [o.status for o in result.outcomes] == ["refused", "loaded"]
+    assert unloaded() == []
+    # a copy under another name is new (it is recorded as a skipped copy); so is new content
+    write(landing, f"crm/members/{DAY}/copy.csv", members_file(member("M0000001")))
+    write(landing, f"crm/members/{DAY}/binary.csv", b"\x00\x03" * 100)
+    assert unloaded() == [f"crm/members/{DAY}/binary.csv", f"crm/members/{DAY}/copy.csv"]
