@@ -264,24 +264,27 @@ def _materialize(
     pending = Lake(where.lake).full_refresh_reasons() if selection == "all" else []
     if pending and not full_refresh:
         _say(f"full refresh: {'; '.join(pending)} since the last full run")
-    unchanged = None
-    if selection == "all" and not (full_refresh or retrain or pending):
-        from orchestration.lib import run_state
-
-        unchanged = run_state.unchanged_since(scan, where.lake, landing)
     definitions = build_defs(
         WarehouseResource.at(where),
         run_mode=RunModeResource(full_refresh=full_refresh, retrain=retrain),
         engine=EngineResource(engine=engine),
     )
     graph = definitions.resolve_asset_graph()
-    from orchestration.defs.operations.jobs import ingestion_keys
+    from orchestration.lib import run_state
 
-    keys = (
-        list(graph.materializable_asset_keys)
-        if selection == "all" and unchanged is None
-        else ingestion_keys(graph.materializable_asset_keys)
+    plan = (
+        run_state.plan_run(
+            graph,
+            landing=landing,
+            lake=where.lake,
+            warehouse=warehouse,
+            published=where.published,
+            everything=full_refresh or retrain or bool(pending),
+        )
+        if selection == "all"
+        else run_state.Plan(run_state.ingestion_keys(graph.materializable_asset_keys), {}, None)
     )
+    keys, unchanged = plan.selection, plan.unchanged
     started = time.perf_counter()
     _show_progress(started)
     if unchanged is not None:
@@ -314,6 +317,7 @@ def _materialize(
         result = job.execute_in_process(
             instance=instance,
             asset_selection=keys,
+            tags=plan.tags,
             raise_on_error=False,
             # Dagster's console log is for the UI; _report says what failed, in fewer words
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},

@@ -5,7 +5,8 @@ When none of them changed since the last run that built everything (no landing f
 file loaded or withdrawn since, no erasure, the same code, dependencies and settings), building
 again would give the same warehouse: `omni360 run` and the daily schedule then run only
 ingestion and the delivery checks (freshness reads the wall clock), and say which run's
-warehouse and snapshot stand (docs/operations.md#a-run-with-nothing-new).
+warehouse and snapshot stand (docs/operations.md#a-run-with-nothing-new). When only the lake
+changed, they leave out the assets computed from the code alone (the dbt seeds, the calendar).
 
 The record of that run is `<lake>/_ops/complete_run.json`, beside the full-refresh requests.
 """
@@ -16,15 +17,22 @@ import datetime as dt
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
 
 from orchestration.lib.contracts import ENTITIES
 from orchestration.lib.files import write_atomic
 from orchestration.lib.ingest.lake import Lake
-from orchestration.lib.ingest.landing import LandingScan
+from orchestration.lib.ingest.landing import scan_landing
 from orchestration.lib.ingest.loader import unloaded_files
+from orchestration.lib.publish import read_manifest, snapshot_path
+from orchestration.lib.quality import history
 from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT
 
 STATE_FILE = Path("_ops") / "complete_run.json"
@@ -71,7 +79,56 @@ class CompleteRun:
     run_id: str
     finished_at: str
     inputs: str  # fingerprint of the code, dependencies, settings and answer key
-    lake: str  # digest of the lake's manifest and full-refresh requests
+    lake: str  # digest of the lake's manifest as the run built it
+
+
+# the ingestion assets are keyed [<source>, <entity>] plus ingest/*
+INGESTION_PREFIXES = frozenset({target.source for target in ENTITIES} | {"ingest"})
+# the inputs a run started with: its end records it as complete only if they still hold
+INPUTS_TAG = "omni360/inputs"
+
+
+@dataclass(frozen=True)
+class Plan:
+    selection: list[dg.AssetKey]
+    tags: dict[str, str]
+    unchanged: CompleteRun | None  # the complete run whose warehouse stands, when nothing is new
+
+
+def ingestion_keys(keys: Iterable[dg.AssetKey]) -> list[dg.AssetKey]:
+    """The ingestion assets among `keys`: what a run with nothing new to build runs."""
+    return sorted((k for k in keys if k.path[0] in INGESTION_PREFIXES), key=str)
+
+
+def plan_run(
+    graph: Any,  # Dagster's asset graph (its type is not public)
+    *,
+    landing: Path,
+    lake: Path,
+    warehouse: Path,
+    published: Path,
+    everything: bool = False,
+) -> Plan:
+    """What the main job runs now: only ingestion when nothing changed since the last complete
+    run; everything but the assets computed from the code alone (the graph's roots outside
+    ingestion: the dbt seeds and the calendar, a dbt build of their own) when only the lake
+    changed; else, or with `everything`, everything. Whatever goes wrong in deciding means
+    everything."""
+    keys = graph.materializable_asset_keys
+    try:
+        inputs = inputs_fingerprint(landing)
+        last = None if everything else last_complete_run(lake, warehouse, published)
+        unchanged = last if last is not None and _nothing_new(last, inputs, landing, lake) else None
+    except Exception:  # an unreadable landing zone or lake: the run says what is wrong
+        return Plan(sorted(keys, key=str), {}, None)
+    tags = {INPUTS_TAG: inputs}
+    if unchanged is not None:
+        return Plan(ingestion_keys(keys), tags, unchanged)
+    if last is not None and last.inputs == inputs:
+        ingestion = set(ingestion_keys(keys))
+        selected = [k for k in keys if graph.get(k).parent_keys or k in ingestion]
+        return Plan(sorted(selected, key=str), tags, None)
+    return Plan(sorted(keys, key=str), tags, None)
 
 
 def inputs_fingerprint(landing: Path) -> str:
@@ -98,51 +155,74 @@ def inputs_fingerprint(landing: Path) -> str:
     for path in sorted(truth.iterdir()) if truth.is_dir() else []:
         if path.name.startswith("."):
             continue  # the accuracy checks' cache of normalised values, written by runs
-        stat = path.stat()
-        digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+        try:
+            stat = path.stat()
+            digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+        except OSError:
+            digest.update(f"{path.name}: unreadable".encode())
     return digest.hexdigest()
 
 
-def lake_digest(lake: Lake) -> str:
-    """A digest of what the lake holds: every manifest entry (a load, a skip, a withdrawal) and
-    the pending full-refresh requests (an erasure)."""
+def lake_digest(lake: Lake, run_id: str | None = None, started: dt.datetime | None = None) -> str:
+    """A digest of what the lake holds: every manifest entry (a load, a skip, a withdrawal).
+    With `run_id` and `started` (UTC), only what that run could have built from: its own loads
+    and those before it started, not another process's loads during it."""
     digest = hashlib.sha256()
     for target in ENTITIES:
         for entry in lake.manifest(target):
+            if run_id is not None and started is not None:
+                own = entry.load_id.endswith("-" + run_id[:8])
+                if not own and dt.datetime.fromisoformat(entry.loaded_at) >= started:
+                    continue
             digest.update(f"{entry.file_id}:{entry.status}:{entry.rows_loaded}\0".encode())
-    digest.update(json.dumps(lake.full_refresh_reasons()).encode())
     return digest.hexdigest()
 
 
-def record_complete_run(lake_root: Path, landing: Path, run_id: str) -> CompleteRun:
-    """Note that `run_id` built everything from the lake as it is now."""
-    lake = Lake(lake_root)
+def record_complete_run(
+    lake: Path, landing: Path, run_id: str, started: dt.datetime, inputs: str | None
+) -> CompleteRun | None:
+    """Note that `run_id`, started at `started` (UTC) with `inputs`, built everything; when the
+    inputs changed during the run (or were not noted), forget any complete run instead."""
+    if inputs is None or inputs != inputs_fingerprint(landing):
+        forget_complete_run(lake)
+        return None
     run = CompleteRun(
         run_id=run_id,
         finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        inputs=inputs_fingerprint(landing),
-        lake=lake_digest(lake),
+        inputs=inputs,
+        lake=lake_digest(Lake(lake), run_id, started),
     )
-    write_atomic(lake_root / STATE_FILE, json.dumps(asdict(run)))
+    write_atomic(lake / STATE_FILE, json.dumps(asdict(run)))
     return run
 
 
-def forget_complete_run(lake_root: Path) -> None:
-    (lake_root / STATE_FILE).unlink(missing_ok=True)
+def forget_complete_run(lake: Path) -> None:
+    """A run that builds more than ingestion has started: until it succeeds, the warehouse is
+    no longer the last complete run's."""
+    (lake / STATE_FILE).unlink(missing_ok=True)
 
 
-def unchanged_since(scan: LandingScan, lake_root: Path, landing: Path) -> CompleteRun | None:
-    """The last complete run, when nothing it was built from has changed since; else None."""
-    path = lake_root / STATE_FILE
-    if not path.is_file():
-        return None
+def last_complete_run(lake: Path, warehouse: Path, published: Path) -> CompleteRun | None:
+    """The last run that built everything, while the warehouse and the published snapshot are
+    still its own (a warehouse deleted to be rebuilt from the lake is not) and no full refresh
+    is pending (a withdrawal, an erasure); else None."""
+    path = lake / STATE_FILE
     try:
+        if not path.is_file() or Lake(lake).full_refresh_reasons():
+            return None
         run = CompleteRun(**json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, TypeError):
-        return None  # unreadable: build
-    lake = Lake(lake_root)
-    if run.inputs != inputs_fingerprint(landing) or run.lake != lake_digest(lake):
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            recorded = con.execute(
+                f"select status from {history.SCHEMA}.runs where run_id = ?", [run.run_id]
+            ).fetchall()
+        published_by = read_manifest(snapshot_path(published)).run_id
+    except Exception:  # unreadable, missing, or locked by a run: build
         return None
-    if any(unloaded_files(t, scan.files_for(t), lake) for t in ENTITIES):
-        return None
-    return run
+    return run if recorded == [("SUCCESS",)] and published_by == run.run_id else None
+
+
+def _nothing_new(run: CompleteRun, inputs: str, landing: Path, lake: Path) -> bool:
+    if run.inputs != inputs or run.lake != lake_digest(Lake(lake)):
+        return False
+    scan = scan_landing(landing)
+    return not any(unloaded_files(t, scan.files_for(t), Lake(lake)) for t in ENTITIES)

@@ -75,6 +75,7 @@ def run_main_job(
 ) -> dg.ExecuteInProcessResult:
     """The main job on one set of locations, and its audit, as `omni360 run` does."""
     from orchestration.definitions import build_defs, instance_for
+    from orchestration.lib import run_state
     from orchestration.lib.quality.audit import finish_run
     from orchestration.resources import RunModeResource, WarehouseResource
 
@@ -84,8 +85,11 @@ def run_main_job(
         engine=engine,
     )
     instance = instance_for(where)  # persistent, beside the warehouse, as `omni360 run` does
+    # tagged with its inputs as `omni360 run` tags it, so its success is recorded as complete
     result = definitions.resolve_job_def("omni360_main").execute_in_process(
-        instance=instance, raise_on_error=False
+        instance=instance,
+        raise_on_error=False,
+        tags={run_state.INPUTS_TAG: run_state.inputs_fingerprint(where.landing)},
     )
     # recorded, not raised, so other tests still run
     try:

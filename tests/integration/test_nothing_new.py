@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 from orchestration import settings
 from orchestration.cli import app
 from orchestration.definitions import build_defs, instance_for
-from orchestration.defs.operations.jobs import ingestion_keys
 from orchestration.lib import run_state
 from orchestration.lib.contracts import entity
 from orchestration.lib.ingest.lake import Lake
@@ -22,6 +21,17 @@ from orchestration.lib.ingest.withdraw import withdraw
 from orchestration.lib.publish import read_manifest, snapshot_path
 from orchestration.resources import WarehouseResource
 from tests.integration.conftest import SampleRun
+
+
+def _unchanged(where: settings.Locations) -> run_state.CompleteRun | None:
+    graph = build_defs(WarehouseResource.at(where)).resolve_asset_graph()
+    return run_state.plan_run(
+        graph,
+        landing=where.landing,
+        lake=where.lake,
+        warehouse=where.warehouse,
+        published=where.published,
+    ).unchanged
 
 
 def _schedule_request(where: settings.Locations) -> dg.RunRequest:
@@ -45,7 +55,7 @@ def test_a_run_with_nothing_new_only_ingests_and_keeps_the_snapshot(
     where = settings.locations(landing, tmp_path / "wh" / sample_run.warehouse.name)
     snapshot = snapshot_path(where.published)
     built = snapshot.stat().st_mtime_ns
-    complete = run_state.unchanged_since(scan_landing(landing), where.lake, landing)
+    complete = _unchanged(where)
     assert complete is not None and complete.run_id == sample_run.rerun.run_id
 
     result = CliRunner().invoke(
@@ -55,7 +65,7 @@ def test_a_run_with_nothing_new_only_ingests_and_keeps_the_snapshot(
     assert f"nothing new since run {sample_run.rerun.run_id}" in result.output
     [latest] = instance_for(where).get_runs(limit=1)
     everything = build_defs(WarehouseResource.at(where)).resolve_asset_graph()
-    only = set(ingestion_keys(everything.materializable_asset_keys))
+    only = set(run_state.ingestion_keys(everything.materializable_asset_keys))
     assert set(latest.asset_selection) == only
     assert latest.run_id != sample_run.rerun.run_id
     # the delivery checks ran (freshness reads the wall clock); the snapshot was not touched
@@ -65,14 +75,29 @@ def test_a_run_with_nothing_new_only_ingests_and_keeps_the_snapshot(
     # the daily schedule decides the same
     assert set(_schedule_request(where).asset_selection) == only
 
-    # another setting, then a new landing file: each means building everything
+    # another setting means building everything
     monkeypatch.setenv("OMNI360_MAX_FIELD_BYTES", "99999")
-    assert run_state.unchanged_since(scan_landing(landing), where.lake, landing) is None
+    assert _unchanged(where) is None
+    assert set(_schedule_request(where).asset_selection) == everything.materializable_asset_keys
     monkeypatch.delenv("OMNI360_MAX_FIELD_BYTES")
+    # a new landing file (a copy is recorded as one): everything but the assets computed from
+    # the code alone, which is the last complete run's
     [first] = scan_landing(landing).files_for(entity("pos", "stores"))
-    shutil.copy(first.path, first.path.with_name("stores_again.csv"))  # a copy: recorded
-    assert run_state.unchanged_since(scan_landing(landing), where.lake, landing) is None
-    assert _schedule_request(where).asset_selection is None
+    shutil.copy(first.path, first.path.with_name("stores_again.csv"))
+    assert _unchanged(where) is None
+    code_only = everything.materializable_asset_keys - set(_schedule_request(where).asset_selection)
+    assert {k.to_user_string() for k in code_only} == {
+        "identity/identity_blocked_values",
+        "identity/identity_force_links",
+        "identity/identity_never_links",
+        "marts/dim_date",
+    }
+    # a warehouse deleted to be rebuilt from the lake is no longer that run's
+    first.path.with_name("stores_again.csv").unlink()
+    assert _unchanged(where) is not None
+    where.warehouse.unlink()
+    assert run_state.last_complete_run(where.lake, where.warehouse, where.published) is None
+    assert set(_schedule_request(where).asset_selection) == everything.materializable_asset_keys
 
 
 def test_an_ingestion_only_run_leaves_a_withdrawal_for_the_next_full_run(
@@ -85,7 +110,7 @@ def test_an_ingestion_only_run_leaves_a_withdrawal_for_the_next_full_run(
     lake = Lake(where.lake)
     entry = lake.manifest(entity("crm", "tickets"))[0]
     withdraw(lake, entry.source_file, "wrong export", load_id="W1")
-    assert run_state.unchanged_since(scan_landing(landing), where.lake, landing) is None
+    assert _unchanged(where) is None
 
     result = CliRunner().invoke(
         app, ["ingest", "--landing", str(landing), "--warehouse", str(where.warehouse)]

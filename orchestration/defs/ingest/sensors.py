@@ -4,7 +4,7 @@ import hashlib
 
 import dagster as dg
 
-from orchestration.defs.operations.jobs import main_job
+from orchestration.defs.operations.jobs import main_job, main_run_request
 from orchestration.lib.ingest.landing import scan_landing
 from orchestration.resources import WarehouseResource
 
@@ -22,7 +22,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
     if cursor == context.cursor:
         return dg.SkipReason("no new or changed landing files")
     context.update_cursor(cursor)
-    return dg.RunRequest(run_key=cursor)
+    return main_run_request(context, warehouse, run_key=cursor)
 
 
 defs = dg.Definitions(sensors=[landing_sensor])

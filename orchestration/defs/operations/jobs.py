@@ -1,21 +1,9 @@
 """Jobs and their schedule."""
 
-from collections.abc import Iterable
-
 import dagster as dg
 
 from orchestration.lib import memory, run_state
-from orchestration.lib.contracts import ENTITIES
-from orchestration.lib.ingest.landing import scan_landing
 from orchestration.resources import WarehouseResource
-
-# the ingestion assets are keyed [<source>, <entity>] plus ingest/*
-INGESTION_PREFIXES = frozenset({target.source for target in ENTITIES} | {"ingest"})
-
-
-def ingestion_keys(keys: Iterable[dg.AssetKey]) -> list[dg.AssetKey]:
-    """The ingestion assets among `keys`: what a run with nothing new to build runs."""
-    return sorted((k for k in keys if k.path[0] in INGESTION_PREFIXES), key=str)
 
 
 # `omni360 run` runs every step in one process: what one leaves behind would add to the dbt
@@ -51,18 +39,25 @@ main_job = dg.define_asset_job(
     "with the Dagster daemon running.",
 )
 def omni360_daily(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource):
-    unchanged = run_state.unchanged_since(
-        scan_landing(warehouse.landing), warehouse.lake, warehouse.landing
+    return main_run_request(context, warehouse)
+
+
+def main_run_request(
+    context: dg.ScheduleEvaluationContext | dg.SensorEvaluationContext,
+    warehouse: WarehouseResource,
+    run_key: str | None = None,
+) -> dg.RunRequest:
+    """The main job's run as `omni360 run` would plan it (orchestration/lib/run_state.py)."""
+    plan = run_state.plan_run(
+        context.repository_def.asset_graph,
+        landing=warehouse.landing,
+        lake=warehouse.lake,
+        warehouse=warehouse.warehouse,
+        published=warehouse.published,
     )
-    if unchanged is None:
-        return dg.RunRequest()
-    context.log.info(f"nothing new since run {unchanged.run_id}: ingestion and its checks only")
-    return dg.RunRequest(
-        asset_selection=ingestion_keys(
-            context.repository_def.asset_graph.materializable_asset_keys
-        ),
-        tags={"omni360/unchanged_since": unchanged.run_id},
-    )
+    if plan.unchanged is not None:
+        context.log.info(f"nothing new since run {plan.unchanged.run_id}: ingestion and its checks")
+    return dg.RunRequest(run_key=run_key, asset_selection=plan.selection, tags=plan.tags)
 
 
 defs = dg.Definitions(jobs=[main_job], schedules=[omni360_daily])

@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
-from orchestration.lib import progress
+from orchestration.lib import progress, run_state
 from orchestration.lib.dbt_state import keep_partial_parse
 from orchestration.lib.dbt_translator import Omni360DbtTranslator, model_keys
 from orchestration.lib.publish import PUBLISHED_SCHEMAS
@@ -42,6 +42,8 @@ def omni360_dbt_models(
 ):
     models, tests = len(context.selected_asset_keys), len(context.selected_asset_check_keys)
     progress.report(f"dbt build: {models} models and seeds, {tests} tests")
+    # until this run succeeds, the warehouse is no longer the last complete run's
+    run_state.forget_complete_run(warehouse.lake)
     # the run's locations and the deployment's locale reach dbt as vars (profiles.yml, sources)
     dbt_vars = json.dumps({**warehouse.dbt_vars(), **locale.locale.dbt_vars(), **engine.dbt_vars()})
     refresh = ["--full-refresh"] if run_mode.rebuilds(warehouse) else []

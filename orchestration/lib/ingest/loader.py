@@ -258,14 +258,16 @@ def unloaded_files(target: Entity, files: list[LandingFile], lake: Lake) -> list
     """The landing files a run would load (or skip as copies, or refuse for the first time):
     those whose bytes are neither in the manifest nor refused before. A changed or unreadable
     file is refused again by every run and never reaches the warehouse, so it is not counted.
-    Reads and hashes every file, as loading does."""
+    Reads and hashes the files whose paths the manifest does not hold."""
     manifest = lake.manifest(target)
     by_path = {e.source_file: e for e in manifest}
     by_sha: dict[str, ManifestEntry | _Job] = {e.sha256: e for e in manifest}
     refused = lake.refusals(target)
+    # a path in the manifest is loaded, withdrawn or (new bytes) refused again: never new
+    unknown = (f for f in files if f.rel_path not in by_path)
     return [
         planned.entry.source_file
-        for planned in (_plan(target, f, "", by_path, by_sha) for f in files)
+        for planned in (_plan(target, f, "", by_path, by_sha) for f in unknown)
         if isinstance(planned, _Job)
         and (planned.entry.source_file, planned.entry.sha256) not in refused
     ]

@@ -311,21 +311,36 @@ def finish_run(
         history.forget_erased_customers(con)
         runs = history.list_runs(con)
         trends = history.trends(con, run_id)
-    if run.status == "SUCCESS" and _built_everything(instance, run_id, asset_graph):
+    dagster_run = instance.get_run_by_id(run_id)
+    if run.status == "SUCCESS" and _built_everything(dagster_run, asset_graph):
         # the run rebuilt what withdrawals and erasures before it asked for (an ingestion-only
         # run did not: the requests stay)
         Lake(lake).clear_full_refresh(before=run.started_at)
-        run_state.record_complete_run(lake, landing, run_id)
+        if run.checks_failed == 0 and run.started_at is not None:
+            run_state.record_complete_run(
+                lake, landing, run_id, run.started_at, dagster_run.tags.get(run_state.INPUTS_TAG)
+            )
     path = report.write_report(reports, run, checks, trends=trends)
     report.write_index(reports, runs)
     return path
 
 
-def _built_everything(instance: dg.DagsterInstance, run_id: str, asset_graph: Any) -> bool:
-    selected = instance.get_run_by_id(run_id).asset_selection
-    return not selected or (  # none chosen: the whole job
-        asset_graph is not None and set(asset_graph.materializable_asset_keys) <= set(selected)
+def _built_everything(dagster_run: dg.DagsterRun, asset_graph: Any) -> bool:
+    """Every asset was selected (the assets computed from the code alone may be left out: they
+    are the last complete run's, docs/operations.md#a-run-with-nothing-new), in a run of its own
+    (a re-execution of some steps keeps its parent's selection)."""
+    if dagster_run.parent_run_id is not None:
+        return False
+    selected = dagster_run.asset_selection
+    if not selected:  # none chosen: the whole job
+        return True
+    if asset_graph is None:
+        return False
+    keys = asset_graph.materializable_asset_keys
+    needed = {k for k in keys if asset_graph.get(k).parent_keys} | set(
+        run_state.ingestion_keys(keys)
     )
+    return needed <= set(selected)
 
 
 def rerender(warehouse: Path, reports: Path, run_id: str | None = None) -> Path:
