@@ -60,7 +60,8 @@ DEPENDENCIES = (
     "pymc-marketing",
     "pyspark",
 )
-# where things are, not what they hold: the run's locations are compared through the lake
+# where things are, not what they hold: the run's locations are compared through the lake and
+# the warehouse (a Spark server or folder is not: another one means building everything)
 LOCATION_SETTINGS = frozenset(
     {
         "OMNI360_WAREHOUSE",
@@ -68,8 +69,6 @@ LOCATION_SETTINGS = frozenset(
         "OMNI360_LANDING",
         "OMNI360_PUBLISHED",
         "OMNI360_REPORTS",
-        "OMNI360_SPARK_DIR",
-        "OMNI360_SPARK_REMOTE",
     }
 )
 

@@ -256,21 +256,26 @@ def load_entity(
 
 def unloaded_files(target: Entity, files: list[LandingFile], lake: Lake) -> list[str]:
     """The landing files a run would load (or skip as copies, or refuse for the first time):
-    those whose bytes are neither in the manifest nor refused before. A changed or unreadable
-    file is refused again by every run and never reaches the warehouse, so it is not counted.
-    Reads and hashes the files whose paths the manifest does not hold."""
-    manifest = lake.manifest(target)
-    by_path = {e.source_file: e for e in manifest}
-    by_sha: dict[str, ManifestEntry | _Job] = {e.sha256: e for e in manifest}
+    those whose paths the manifest does not hold, unless the same bytes were refused before. A
+    path in the manifest is loaded, withdrawn or (new bytes) refused again by every run: never
+    new. Only files with a refusal on record are read and hashed."""
+    loaded = {e.source_file for e in lake.manifest(target)}
     refused = lake.refusals(target)
-    # a path in the manifest is loaded, withdrawn or (new bytes) refused again: never new
-    unknown = (f for f in files if f.rel_path not in by_path)
-    return [
-        planned.entry.source_file
-        for planned in (_plan(target, f, "", by_path, by_sha) for f in unknown)
-        if isinstance(planned, _Job)
-        and (planned.entry.source_file, planned.entry.sha256) not in refused
-    ]
+    refused_paths = {path for path, _ in refused}
+    found = []
+    for landing_file in files:
+        rel = landing_file.rel_path
+        if rel in loaded:
+            continue
+        if rel in refused_paths:
+            try:
+                sha = hashlib.sha256(landing_file.path.read_bytes()).hexdigest()
+            except OSError:
+                continue  # unreadable: refused again by every run
+            if (rel, sha) in refused:
+                continue
+        found.append(rel)
+    return found
 
 
 def _unreadable(rel: str, error: Exception) -> FileOutcome:

@@ -312,16 +312,20 @@ def finish_run(
         runs = history.list_runs(con)
         trends = history.trends(con, run_id)
     dagster_run = instance.get_run_by_id(run_id)
-    if run.status == "SUCCESS" and _built_everything(dagster_run, asset_graph):
+    built = run.status == "SUCCESS" and _built_everything(dagster_run, asset_graph)
+    if built:
         # the run rebuilt what withdrawals and erasures before it asked for (an ingestion-only
         # run did not: the requests stay)
         Lake(lake).clear_full_refresh(before=run.started_at)
-        if run.checks_failed == 0 and run.started_at is not None:
+    path = report.write_report(reports, run, checks, trends=trends)
+    report.write_index(reports, runs)
+    try:
+        if built and run.checks_failed == 0 and run.started_at is not None:
             run_state.record_complete_run(
                 lake, landing, run_id, run.started_at, dagster_run.tags.get(run_state.INPUTS_TAG)
             )
-    path = report.write_report(reports, run, checks, trends=trends)
-    report.write_index(reports, runs)
+    except Exception:  # a cache of what was built: without it the next run builds everything
+        run_state.forget_complete_run(lake)
     return path
 
 
