@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 
 from orchestration.lib.contracts import ENTITIES
 from orchestration.lib.files import write_atomic
@@ -32,7 +31,6 @@ from orchestration.lib.ingest.lake import Lake
 from orchestration.lib.ingest.landing import scan_landing
 from orchestration.lib.ingest.loader import unloaded_files
 from orchestration.lib.publish import read_manifest, snapshot_path
-from orchestration.lib.quality import history
 from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT
 
 STATE_FILE = Path("_ops") / "complete_run.json"
@@ -202,22 +200,19 @@ def forget_complete_run(lake: Path) -> None:
 
 
 def last_complete_run(lake: Path, warehouse: Path, published: Path) -> CompleteRun | None:
-    """The last run that built everything, while the warehouse and the published snapshot are
-    still its own (a warehouse deleted to be rebuilt from the lake is not) and no full refresh
-    is pending (a withdrawal, an erasure); else None."""
+    """The last run that built everything, while the warehouse file is there and the published
+    snapshot is that run's (a warehouse deleted to be rebuilt from the lake is not; any later
+    run that built models published after it) and no full refresh is pending (a withdrawal, an
+    erasure); else None. The warehouse itself is not opened: a run may be writing it."""
     path = lake / STATE_FILE
     try:
-        if not path.is_file() or Lake(lake).full_refresh_reasons():
+        if not path.is_file() or not warehouse.is_file() or Lake(lake).full_refresh_reasons():
             return None
         run = CompleteRun(**json.loads(path.read_text(encoding="utf-8")))
-        with duckdb.connect(str(warehouse), read_only=True) as con:
-            recorded = con.execute(
-                f"select status from {history.SCHEMA}.runs where run_id = ?", [run.run_id]
-            ).fetchall()
         published_by = read_manifest(snapshot_path(published)).run_id
-    except Exception:  # unreadable, missing, or locked by a run: build
+    except Exception:  # unreadable or missing: build
         return None
-    return run if recorded == [("SUCCESS",)] and published_by == run.run_id else None
+    return run if published_by == run.run_id else None
 
 
 def _nothing_new(run: CompleteRun, inputs: str, landing: Path, lake: Path) -> bool:
