@@ -279,7 +279,7 @@ def _materialize(
             lake=where.lake,
             warehouse=warehouse,
             published=where.published,
-            everything=full_refresh or retrain or bool(pending),
+            everything=full_refresh or retrain,  # pending requests: see last_complete_run
         )
         if selection == "all"
         else run_state.Plan(run_state.ingestion_keys(graph.materializable_asset_keys), {}, None)

@@ -34,6 +34,8 @@ from orchestration.lib.publish import read_manifest, snapshot_path
 from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT
 
 STATE_FILE = Path("_ops") / "complete_run.json"
+# the lake as the running run's first dbt build found it: what that run builds from
+BUILDING_FILE = Path("_ops") / "building.json"
 # what the warehouse is computed by: the dbt project, the Python steps and the GE suites
 CODE = (
     DBT_PROJECT_DIR / "models",
@@ -97,6 +99,15 @@ def ingestion_keys(keys: Iterable[dg.AssetKey]) -> list[dg.AssetKey]:
     return sorted((k for k in keys if k.path[0] in INGESTION_PREFIXES), key=str)
 
 
+def code_only_keys(graph: Any) -> set[dg.AssetKey]:
+    """The assets computed from the code alone: the graph's roots outside ingestion (the dbt
+    seeds and the calendar). A run after new deliveries leaves them as the last complete run
+    built them."""
+    keys = graph.materializable_asset_keys
+    ingestion = set(ingestion_keys(keys))
+    return {k for k in keys if not graph.get(k).parent_keys and k not in ingestion}
+
+
 def plan_run(
     graph: Any,  # Dagster's asset graph (its type is not public)
     *,
@@ -122,9 +133,7 @@ def plan_run(
     if unchanged is not None:
         return Plan(ingestion_keys(keys), tags, unchanged)
     if last is not None and last.inputs == inputs:
-        ingestion = set(ingestion_keys(keys))
-        selected = [k for k in keys if graph.get(k).parent_keys or k in ingestion]
-        return Plan(sorted(selected, key=str), tags, None)
+        return Plan(sorted(set(keys) - code_only_keys(graph), key=str), tags, None)
     return Plan(sorted(keys, key=str), tags, None)
 
 
@@ -160,34 +169,54 @@ def inputs_fingerprint(landing: Path) -> str:
     return digest.hexdigest()
 
 
-def lake_digest(lake: Lake, run_id: str | None = None, started: dt.datetime | None = None) -> str:
-    """A digest of what the lake holds: every manifest entry (a load, a skip, a withdrawal).
-    With `run_id` and `started` (UTC), only what that run could have built from: its own loads
-    and those before it started, not another process's loads during it."""
+def lake_digest(lake: Lake) -> str:
+    """A digest of what the lake holds: every manifest entry (a load, a skip, a withdrawal)."""
     digest = hashlib.sha256()
     for target in ENTITIES:
         for entry in lake.manifest(target):
-            if run_id is not None and started is not None:
-                own = entry.load_id.endswith("-" + run_id[:8])
-                if not own and dt.datetime.fromisoformat(entry.loaded_at) >= started:
-                    continue
             digest.update(f"{entry.file_id}:{entry.status}:{entry.rows_loaded}\0".encode())
     return digest.hexdigest()
 
 
+def start_build(lake: Path, run_id: str) -> None:
+    """A dbt build of `run_id` starts: until the run succeeds, the warehouse is no longer the
+    last complete run's. The run's first build notes the lake it builds from (loads by other
+    processes committed later are not in it, so the next run sees them as new)."""
+    forget_complete_run(lake)
+    building = _building(lake)
+    if building is None or building[0] != run_id:
+        state = {"run_id": run_id, "lake": lake_digest(Lake(lake))}
+        write_atomic(lake / BUILDING_FILE, json.dumps(state))
+
+
+def _building(lake: Path) -> tuple[str, str] | None:
+    try:
+        state = json.loads((lake / BUILDING_FILE).read_text(encoding="utf-8"))
+        return state["run_id"], state["lake"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def record_complete_run(
-    lake: Path, landing: Path, run_id: str, started: dt.datetime, inputs: str | None
+    lake: Path, landing: Path, run_id: str, inputs: str | None
 ) -> CompleteRun | None:
-    """Note that `run_id`, started at `started` (UTC) with `inputs`, built everything; when the
-    inputs changed during the run (or were not noted), forget any complete run instead."""
-    if inputs is None or inputs != inputs_fingerprint(landing):
+    """Note that `run_id`, started with `inputs`, built everything from the lake its first dbt
+    build found; when the inputs changed during the run (or were not noted), or another run's
+    build started since, forget any complete run instead."""
+    building = _building(lake)
+    if (
+        inputs is None
+        or inputs != inputs_fingerprint(landing)
+        or building is None
+        or building[0] != run_id
+    ):
         forget_complete_run(lake)
         return None
     run = CompleteRun(
         run_id=run_id,
         finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         inputs=inputs,
-        lake=lake_digest(Lake(lake), run_id, started),
+        lake=building[1],
     )
     write_atomic(lake / STATE_FILE, json.dumps(asdict(run)))
     return run

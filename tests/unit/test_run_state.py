@@ -49,3 +49,27 @@ def test_files_loaded_or_refused_before_are_not_unloaded(tmp_path: Path):
     write(landing, f"crm/members/{DAY}/copy.csv", members_file(member("M0000001")))
     write(landing, f"crm/members/{DAY}/binary.csv", b"\x00\x03" * 100)
     assert unloaded() == [f"crm/members/{DAY}/binary.csv", f"crm/members/{DAY}/copy.csv"]
+
+
+def test_a_run_is_recorded_with_the_lake_its_first_build_found(tmp_path: Path):
+    landing, lake_dir = tmp_path / "landing", tmp_path / "lake"
+    write(landing, f"crm/members/{DAY}/m.csv", members_file(member("M0000001")))
+    load(landing, lake_dir)
+    inputs = run_state.inputs_fingerprint(landing)
+    run_state.start_build(lake_dir, "run-a")
+    found = run_state.lake_digest(Lake(lake_dir))
+    # another process loads a file while run-a builds; run-a's later builds keep the first digest
+    write(landing, f"crm/members/{DAY}/n.csv", members_file(member("M0000002")))
+    load(landing, lake_dir, load_id="L2")
+    run_state.start_build(lake_dir, "run-a")
+    recorded = run_state.record_complete_run(lake_dir, landing, "run-a", inputs)
+    assert recorded is not None and recorded.lake == found
+    assert recorded.lake != run_state.lake_digest(Lake(lake_dir))  # the next run builds L2
+    # a run whose build was overtaken by another run's build is not recorded, and forgets
+    run_state.start_build(lake_dir, "run-b")
+    assert run_state.record_complete_run(lake_dir, landing, "run-a", inputs) is None
+    assert not (lake_dir / run_state.STATE_FILE).exists()
+    # nor is a run whose code or settings changed while it ran
+    run_state.start_build(lake_dir, "run-c")
+    assert run_state.record_complete_run(lake_dir, landing, "run-c", "other inputs") is None
+    assert run_state.record_complete_run(lake_dir, landing, "run-c", inputs) is not None

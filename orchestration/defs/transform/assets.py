@@ -43,7 +43,7 @@ def omni360_dbt_models(
     models, tests = len(context.selected_asset_keys), len(context.selected_asset_check_keys)
     progress.report(f"dbt build: {models} models and seeds, {tests} tests")
     # until this run succeeds, the warehouse is no longer the last complete run's
-    run_state.forget_complete_run(warehouse.lake)
+    run_state.start_build(warehouse.lake, context.run_id)
     # the run's locations and the deployment's locale reach dbt as vars (profiles.yml, sources)
     dbt_vars = json.dumps({**warehouse.dbt_vars(), **locale.locale.dbt_vars(), **engine.dbt_vars()})
     refresh = ["--full-refresh"] if run_mode.rebuilds(warehouse) else []

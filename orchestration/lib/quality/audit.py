@@ -320,9 +320,9 @@ def finish_run(
     path = report.write_report(reports, run, checks, trends=trends)
     report.write_index(reports, runs)
     try:
-        if built and run.checks_failed == 0 and run.started_at is not None:
+        if built and run.checks_failed == 0:
             run_state.record_complete_run(
-                lake, landing, run_id, run.started_at, dagster_run.tags.get(run_state.INPUTS_TAG)
+                lake, landing, run_id, dagster_run.tags.get(run_state.INPUTS_TAG)
             )
     except Exception:  # a cache of what was built: without it the next run builds everything
         run_state.forget_complete_run(lake)
@@ -340,10 +340,7 @@ def _built_everything(dagster_run: dg.DagsterRun, asset_graph: Any) -> bool:
         return True
     if asset_graph is None:
         return False
-    keys = asset_graph.materializable_asset_keys
-    needed = {k for k in keys if asset_graph.get(k).parent_keys} | set(
-        run_state.ingestion_keys(keys)
-    )
+    needed = set(asset_graph.materializable_asset_keys) - run_state.code_only_keys(asset_graph)
     return needed <= set(selected)
 
 
