@@ -13,6 +13,7 @@ from pydantic import Field
 from orchestration import settings
 from orchestration.lib.files import restrict_new_files
 from orchestration.lib.identity.locale import Locale
+from orchestration.lib.identity.probabilistic import Scorer, score
 from orchestration.lib.ingest.lake import Lake
 
 
@@ -106,6 +107,17 @@ class EngineResource(dg.ConfigurableResource):
             return bridge.to_duckdb(spark, con, tables, warehouse.spark_dir / "handoff")
         finally:
             con.close()
+
+    def pair_scorer(self, warehouse: WarehouseResource) -> Scorer:
+        """What scores identity's candidate pairs: Splink on the driver's DuckDB, or on Spark
+        with its Spark backend (orchestration/lib/spark/linking.py)."""
+        if not self.is_spark:
+            return score
+        from orchestration.lib.spark import bridge
+        from orchestration.lib.spark.linking import SparkScorer
+
+        spark = bridge.session(self.spark_remote, warehouse.lake)
+        return SparkScorer(spark, warehouse.spark_dir / "handoff")
 
     @contextmanager
     def on_the_driver(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import duckdb
 import pyarrow as pa
 import pytest
+import sqlglot
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from stdnum import numdb
@@ -26,8 +28,10 @@ from orchestration.lib.identity.locale import Locale
 from orchestration.lib.identity.probabilistic import (
     PROFILE_COLUMNS,
     comparison_levels,
+    comparisons,
     current_comparison_levels,
     predict_links,
+    settings_for_spark,
 )
 from orchestration.lib.identity.resolve import _attach_by_phone, _LinkLog
 
@@ -381,3 +385,30 @@ def test_a_stored_model_whose_comparisons_another_version_defined_is_told_apart(
     nearly = birth["comparison_levels"][2]
     nearly["sql_condition"] = nearly["sql_condition"].replace("damerau_levenshtein", "levenshtein")
     assert comparison_levels(stored) != current
+
+
+def test_a_trained_model_is_written_in_spark_sql_with_its_probabilities_kept():
+    model = predict_links(_profiles(400, birth_dates=True), threshold=0.5).model
+    spark = settings_for_spark(model)
+    duckdb_only = re.compile(r"list_sum|list_transform|lambda|::|jaro_winkler_similarity|\"")
+    for stored, written in zip(model["comparisons"], spark["comparisons"], strict=True):
+        for level, spark_level in zip(
+            stored["comparison_levels"], written["comparison_levels"], strict=True
+        ):
+            assert spark_level.get("m_probability") == level.get("m_probability")
+            assert spark_level.get("u_probability") == level.get("u_probability")
+            if spark_level["sql_condition"] != "ELSE":
+                sqlglot.parse_one(spark_level["sql_condition"], read="spark")
+            assert not duckdb_only.search(spark_level["sql_condition"]), spark_level
+    assert (
+        spark["probability_two_random_records_match"]
+        == model["probability_two_random_records_match"]
+    )
+    for rule in spark["blocking_rules_to_generate_predictions"]:
+        assert not duckdb_only.search(rule["blocking_rule"]), rule
+    # every comparison this version builds, address and names included, has its Spark SQL
+    every = set(PROFILE_COLUMNS[5:])
+    for comparison in comparisons(every, "spark"):
+        for level in comparison.get_comparison("spark").as_dict()["comparison_levels"]:
+            assert not duckdb_only.search(level["sql_condition"]), level
+    assert len(comparisons(every, "spark")) == len(comparisons(every))

@@ -16,6 +16,7 @@ typos still meet.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
+import sqlglot
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.exceptions import SplinkException
@@ -38,6 +40,14 @@ ONE_CHARACTER_APART = """
     and list_sum(list_transform(range(1, length({l}) + 1),
         lambda i: (substr({l}, i, 1) <> substr({r}, i, 1))::int)) = 1
 """
+# the same in Spark SQL (the Spark engine scores pairs on Spark: orchestration/lib/spark/linking.py)
+ONE_CHARACTER_APART_SPARK = """
+    length({l}) = length({r}) and length({l}) >= 3
+    and aggregate(transform(sequence(1, length({l})),
+        i -> cast(substr({l}, i, 1) <> substr({r}, i, 1) as int)), 0, (acc, x) -> acc + x) = 1
+"""
+# Jaro-Winkler similarity: DuckDB's, and on Spark the function Splink's jar registers
+JARO_WINKLER = {"duckdb": "jaro_winkler_similarity", "spark": "jaro_winkler"}
 # Two birth dates (text YYYY-MM-DD) that agree but for a slip: day and month transposed, one
 # digit typed wrong or two neighbouring digits swapped. Shared with the pair summary below; the
 # guard (cluster.py `birth_dates_conflict`) lets these through and more (a whole day or month).
@@ -135,7 +145,9 @@ def populated_columns(profiles: pa.Table) -> set[str]:
     return found
 
 
-def _name() -> cl.CustomComparison:
+def _name(dialect: str = "duckdb") -> cl.CustomComparison:
+    one_apart = ONE_CHARACTER_APART_SPARK if dialect == "spark" else ONE_CHARACTER_APART
+    jaro_winkler = JARO_WINKLER[dialect]
     return cl.CustomComparison(
         output_column_name="person_name",
         comparison_levels=[
@@ -146,14 +158,14 @@ def _name() -> cl.CustomComparison:
                 "reversed)"
             ),
             cll.CustomLevel(
-                ONE_CHARACTER_APART.format(l="person_name_l", r="person_name_r"),
+                one_apart.format(l="person_name_l", r="person_name_r"),
                 label_for_charts="one character replaced (names of 3+ characters)",
             ),
             cll.JaroWinklerLevel("name_key", 0.92),
             cll.CustomLevel(
-                "(surname_key_l = surname_key_r and jaro_winkler_similarity(given_key_l, "
-                "given_key_r) >= 0.8) or (given_key_l = given_key_r and "
-                "jaro_winkler_similarity(surname_key_l, surname_key_r) >= 0.8) or "
+                f"(surname_key_l = surname_key_r and {jaro_winkler}(given_key_l, "
+                f"given_key_r) >= 0.8) or (given_key_l = given_key_r and "
+                f"{jaro_winkler}(surname_key_l, surname_key_r) >= 0.8) or "
                 "(surname_key_l = given_key_r and given_key_l = surname_key_r)",
                 label_for_charts="one name part the same, the other similar (or swapped)",
             ),
@@ -186,13 +198,14 @@ def _birth_date() -> cl.CustomComparison:
     )
 
 
-def _address() -> cl.CustomComparison:
+def _address(dialect: str = "duckdb") -> cl.CustomComparison:
     # the postcode and the city count inside the address comparison, not beside it: a household
     # shares all three, and counting that evidence three times merges households
     same_area = (
         "(postal_code_l = postal_code_r or (city_l = city_r and "
         "coalesce(postal_code_l, postal_code_r) is null))"
     )
+    jaro_winkler = JARO_WINKLER[dialect]
     return cl.CustomComparison(
         output_column_name="address",
         comparison_levels=[
@@ -204,7 +217,7 @@ def _address() -> cl.CustomComparison:
             cll.ExactMatchLevel("address"),
             cll.JaroWinklerLevel("address", 0.9),
             cll.CustomLevel(
-                f"jaro_winkler_similarity(address_l, address_r) >= 0.75 and {same_area}",
+                f"{jaro_winkler}(address_l, address_r) >= 0.75 and {same_area}",
                 label_for_charts="similar address in the same postcode (or city)",
             ),
             cll.CustomLevel(
@@ -212,7 +225,7 @@ def _address() -> cl.CustomComparison:
                 label_for_charts="another address in the same postcode and city",
             ),
             cll.CustomLevel(
-                "jaro_winkler_similarity(address_l, address_r) >= 0.75 or "
+                f"{jaro_winkler}(address_l, address_r) >= 0.75 or "
                 "postal_code_l = postal_code_r or city_l = city_r",
                 label_for_charts="a similar address, or the same postcode or city",
             ),
@@ -234,9 +247,10 @@ def _national_id() -> cl.CustomComparison:
     )
 
 
-def comparisons(columns: set[str]) -> list:
-    """The comparisons of the columns the profiles hold."""
-    chosen: list = [_name()]
+def comparisons(columns: set[str], dialect: str = "duckdb") -> list:
+    """The comparisons of the columns the profiles hold, their own SQL written for `dialect`
+    (duckdb or spark)."""
+    chosen: list = [_name(dialect)]
     if "birth_date" in columns:
         chosen.append(_birth_date())
     if "phone" in columns:
@@ -246,7 +260,7 @@ def comparisons(columns: set[str]) -> list:
     if "national_id" in columns:
         chosen.append(_national_id())
     if columns & {"address", "postal_code", "city"}:
-        chosen.append(_address())
+        chosen.append(_address(dialect))
     return chosen
 
 
@@ -277,6 +291,33 @@ def current_comparison_levels(columns: set[str]) -> list[tuple[str, list[str]]]:
     that differ was trained by another version and is trained again."""
     built = [c.get_comparison("duckdb").as_dict() for c in comparisons(columns)]
     return comparison_levels({"comparisons": built})
+
+
+def settings_for_spark(settings: dict[str, Any]) -> dict[str, Any]:
+    """A trained model (DuckDB SQL) for Splink's Spark backend: the same m and u probabilities,
+    prior and term-frequency settings, with every level's condition and blocking rule written in
+    Spark SQL."""
+    out = copy.deepcopy(settings)
+    out["sql_dialect"] = "spark"
+    columns = {c["output_column_name"] for c in out["comparisons"]}
+    spark = [c.get_comparison("spark").as_dict() for c in comparisons(columns, "spark")]
+    if [c["output_column_name"] for c in spark] != [
+        c["output_column_name"] for c in out["comparisons"]
+    ] or [len(c["comparison_levels"]) for c in spark] != [
+        len(c["comparison_levels"]) for c in out["comparisons"]
+    ]:
+        raise ValueError("the model's comparisons are not this version's: train it again")
+    for stored, rendered in zip(out["comparisons"], spark, strict=True):
+        for level, spark_level in zip(
+            stored["comparison_levels"], rendered["comparison_levels"], strict=True
+        ):
+            level["sql_condition"] = spark_level["sql_condition"]
+    for rule in out["blocking_rules_to_generate_predictions"]:
+        rule["blocking_rule"] = sqlglot.transpile(
+            rule["blocking_rule"], read="duckdb", write="spark"
+        )[0]
+        rule["sql_dialect"] = "spark"
+    return out
 
 
 def blocking_rules(
@@ -505,6 +546,10 @@ def train(profiles: pa.Table, *, seed: int = 42) -> TrainedModel | TrainingRepor
     return TrainedModel(settings, frequencies, report, profiles.num_rows)
 
 
+# `score`, or the same on another engine (orchestration/lib/spark/linking.py)
+Scorer = Callable[..., pd.DataFrame]
+
+
 def score(
     profiles: pa.Table,
     model: TrainedModel,
@@ -543,13 +588,13 @@ def score(
             between = linker.inference.predict_between(
                 inside, outside, threshold_match_probability=threshold, warning_mode="never"
             )
-            pairs = _ordered_union(con, [within.physical_name, between.physical_name])
-        return con.sql(_pairs_sql(pairs, model.settings)).df()
+            pairs = ordered_union(con, [within.physical_name, between.physical_name])
+        return con.sql(pairs_sql(pairs, model.settings)).df()
     finally:
         con.close()
 
 
-def _ordered_union(con: duckdb.DuckDBPyConnection, tables: list[str]) -> str:
+def ordered_union(con: duckdb.DuckDBPyConnection, tables: list[str]) -> str:
     """The pairs of `tables`, each with its smaller unique id on the left, as a full scoring
     has them (the partial match weights do not depend on the side)."""
     columns = [
@@ -591,7 +636,7 @@ def predict_links(profiles: pa.Table, *, threshold: float, seed: int = 42) -> Pr
     return ProbabilisticLinks(pairs=pairs, model=trained.settings, training=trained.training)
 
 
-def _pairs_sql(scored: str, model: dict[str, Any]) -> str:
+def pairs_sql(scored: str, model: dict[str, Any]) -> str:
     """Pairs with a readable account of each comparison and how the names and the personal
     attributes agree (for the guards in resolve.py)."""
     names = [comparison["output_column_name"] for comparison in model["comparisons"]]

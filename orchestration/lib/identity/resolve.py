@@ -34,6 +34,7 @@ from orchestration.lib.identity import scope as scoping
 from orchestration.lib.identity.cluster import ACCEPTED, REDUNDANT, ConstrainedUnionFind
 from orchestration.lib.identity.probabilistic import (
     PAIR_COLUMNS,
+    Scorer,
     TrainedModel,
     TrainingReport,
     comparison_levels,
@@ -429,6 +430,7 @@ def _cluster(
     model: TrainedModel | None,
     result: ResolutionResult,
     step: Callable[[str], None],
+    scorer: Scorer,
 ) -> tuple[list[int], pa.Table]:
     uf = _build_union_find(con, config)
     log = _LinkLog()
@@ -436,7 +438,7 @@ def _cluster(
     for left, right in _overrides(con, "identity_never_links", result):
         uf.forbid(left, right)
         log.add(left, right, "never_link", "never_link")
-    _link(con, config, model, uf, log, step)
+    _link(con, config, model, uf, log, step, scorer)
     # last, over the finished customers: a force link joins two customers whole, and no guard
     # can then refuse the links that built either of them; never-link still wins
     for left, right in _overrides(con, "identity_force_links", result):
@@ -451,6 +453,7 @@ def _link(
     uf: ConstrainedUnionFind,
     log: _LinkLog,
     step: Callable[[str], None],
+    scorer: Scorer,
 ) -> None:
     """Apply the strategy's links, strongest first (Splink pairs only with a trained model)."""
     if config.strategy == "exact_keys":
@@ -471,7 +474,7 @@ def _link(
         step("deterministic")
 
     found = (
-        score(_profiles_for_matching(con), model, threshold=min(0.5, config.match_probability))
+        scorer(_profiles_for_matching(con), model, threshold=min(0.5, config.match_probability))
         if model is not None
         else pd.DataFrame(columns=PAIR_COLUMNS)
     )
@@ -817,6 +820,7 @@ def _plan(
     full_refresh: bool,
     trained_because: str | None,
     result: ResolutionResult,
+    scorer: Scorer,
 ) -> tuple[Scope, np.ndarray | None]:
     """The records to resolve again (None: all) and why."""
     nodes = con.execute("select count(*) from _all_nodes").fetchall()[0][0]
@@ -844,7 +848,7 @@ def _plan(
         return Scope(False, "no record changed", 0, 0, removed), np.zeros(0, dtype=np.int64)
     if model is not None and config.strategy != "exact_keys":
         profiles = _profiles_for_matching(con, "_all_nodes")
-        pairs = score(
+        pairs = scorer(
             profiles,
             model,
             threshold=min(0.5, config.match_probability),
@@ -875,12 +879,14 @@ def resolve(
     progress: Callable[[str], None] | None = None,
     full_refresh: bool = False,
     retrain: bool = False,
+    scorer: Scorer = score,
 ) -> ResolutionResult:
     """Resolve the source records of the warehouse into customers; see the module docstring.
 
     Incremental unless `full_refresh`: only the records connected to a change are resolved
     again (scope.py), with the frozen model; `retrain` trains the model again first (a model
-    trained again resolves everything)."""
+    trained again resolves everything). `scorer` scores the candidate pairs (on Spark:
+    orchestration/lib/spark/linking.py)."""
     config = config or ResolverConfig()
     result = ResolutionResult(run_id=run_id)
     result.config = asdict(config)
@@ -903,11 +909,13 @@ def resolve(
         else (None, None)
     )
     step("model")
-    plan, nodes = _plan(con, config, model, full_refresh, trained_because, result)
+    plan, nodes = _plan(con, config, model, full_refresh, trained_because, result, scorer)
     result.scope = asdict(plan)
     _restrict(con, nodes)
     step("scope")
-    roots, links = _cluster(con, config, model, result, step) if not plan.empty else ([], None)
+    roots, links = (
+        _cluster(con, config, model, result, step, scorer) if not plan.empty else ([], None)
+    )
 
     con.execute("begin transaction")
     try:

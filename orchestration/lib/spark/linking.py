@@ -1,0 +1,124 @@
+"""Candidate pairs blocked and scored on Spark, for the Spark engine's identity resolution.
+
+The frozen model (trained on the driver: training samples pairs, scoring reads them all) is
+written in Spark SQL (`probabilistic.settings_for_spark`) and Splink's Spark backend blocks and
+scores every candidate pair on the cluster. The profiles reach Spark, and the scored pairs come
+back, as Parquet in the hand-off folder, never through Python's memory; the pairs' account and
+the guarded clustering stay on the driver (resolve.py). docs/spark.md says what differs.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import uuid
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import sqlglot
+from pyspark.sql import DataFrame, SparkSession
+from splink import Linker, SparkAPI
+from splink.internals.spark.jar_location import similarity_jar_location
+
+from orchestration.lib.identity.probabilistic import (
+    PROFILE_COLUMNS,
+    TrainedModel,
+    ordered_union,
+    pairs_sql,
+    settings_for_spark,
+)
+from orchestration.lib.sql import literal
+
+
+class _SparkAPI(SparkAPI):
+    def _setup_for_execute_sql(self, sql: str, physical_name: str) -> str:
+        # Splink's own Spark dialect subclasses sqlglot's generator, which the compiled sqlglot
+        # installed beside dbt does not allow; its one change (double literals) is not needed
+        return sqlglot.transpile(sql, read="spark", write="spark", pretty=True)[0]
+
+
+class SparkScorer:
+    """`probabilistic.score` on Spark: the same signature, the same pairs' columns."""
+
+    def __init__(self, spark: SparkSession, handoff: Path) -> None:
+        self.spark = spark
+        self.handoff = handoff
+        # Splink's similarity functions (jaro_winkler, damerau_levenshtein) come in its jar
+        spark.addArtifacts(similarity_jar_location())
+
+    def __call__(
+        self,
+        profiles: pa.Table,
+        model: TrainedModel,
+        *,
+        threshold: float,
+        focus: pa.Array | None = None,
+    ) -> pd.DataFrame:
+        logging.getLogger("splink").setLevel(logging.ERROR)
+        folder = self.handoff / "splink" / uuid.uuid4().hex
+        table = profiles.select(PROFILE_COLUMNS)
+        db = _SparkAPI(spark_session=self.spark, break_lineage_method="persist")
+        try:
+            settings = settings_for_spark(model.settings)
+            everyone = self._to_spark(table, folder / "profiles")
+            linker = Linker(db.register(everyone), settings, log_level=40)
+            for column, frequencies in model.term_frequencies.items():
+                tf = self._to_spark(frequencies, folder / f"tf_{column}")
+                linker.table_management.register_term_frequency_lookup(db.register(tf), column)
+            if focus is None:
+                scored = [
+                    linker.inference.predict(
+                        threshold_match_probability=threshold, warning_mode="never"
+                    )
+                ]
+            else:
+                ids = self._to_spark(pa.table({"unique_id": focus}), folder / "focus")
+                inside = db.register(everyone.join(ids, "unique_id", "left_semi"))
+                outside = db.register(everyone.join(ids, "unique_id", "left_anti"))
+                scored = [
+                    linker.inference.predict_within(
+                        inside, threshold_match_probability=threshold, warning_mode="never"
+                    ),
+                    linker.inference.predict_between(
+                        inside, outside, threshold_match_probability=threshold, warning_mode="never"
+                    ),
+                ]
+            written = []
+            for i, pairs in enumerate(scored):
+                frame = pairs.as_spark_dataframe()
+                kept = [c for c in frame.columns if c.startswith(("unique_id_", "match_", "mw_"))]
+                written.append(folder / f"pairs_{i}")
+                frame.select(*kept).write.mode("overwrite").parquet(str(written[-1]))
+            return _account(table, model, written)
+        finally:
+            # Splink persists its steps and names them as temporary views, and never drops them
+            self.spark.catalog.clearCache()
+            for view in self.spark.catalog.listTables():
+                if view.isTemporary and view.name.startswith("__splink__"):
+                    self.spark.catalog.dropTempView(view.name)
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _to_spark(self, table: pa.Table, folder: Path) -> DataFrame:
+        folder.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, folder / "part-0.parquet")
+        return self.spark.read.parquet(str(folder))
+
+
+def _account(profiles: pa.Table, model: TrainedModel, written: list[Path]) -> pd.DataFrame:
+    """The scored pairs with their account, on the driver's DuckDB as `score` gives them."""
+    con = duckdb.connect()
+    try:
+        con.execute("set threads to 2")
+        con.register("_profiles", profiles)
+        names = []
+        for i, folder in enumerate(written):
+            names.append(f"_scored_{i}")
+            files = literal(str(folder / "*.parquet"))
+            con.execute(f"create temp table {names[-1]} as select * from read_parquet({files})")
+        scored = names[0] if len(names) == 1 else ordered_union(con, names)
+        return con.sql(pairs_sql(scored, model.settings)).df()
+    finally:
+        con.close()
