@@ -13,11 +13,13 @@ The record of that run is `<lake>/_ops/complete_run.json`, beside the full-refre
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -34,8 +36,10 @@ from orchestration.lib.publish import read_manifest, snapshot_path
 from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT
 
 STATE_FILE = Path("_ops") / "complete_run.json"
-# the lake as the running run's first dbt build found it: what that run builds from
+# per run whose dbt builds started: the lake as its first build found it, and whether another
+# run's build started after it (then it is not recorded)
 BUILDING_FILE = Path("_ops") / "building.json"
+KEEP_BUILDS = 50
 # what the warehouse is computed by: the dbt project, the Python steps and the GE suites
 CODE = (
     DBT_PROJECT_DIR / "models",
@@ -178,23 +182,46 @@ def lake_digest(lake: Lake) -> str:
     return digest.hexdigest()
 
 
-def start_build(lake: Path, run_id: str) -> None:
+def start_build(lake: Path, run_id: str, *, reads_lake: bool = True) -> None:
     """A dbt build of `run_id` starts: until the run succeeds, the warehouse is no longer the
-    last complete run's. The run's first build notes the lake it builds from (loads by other
-    processes committed later are not in it, so the next run sees them as new)."""
-    forget_complete_run(lake)
-    building = _building(lake)
-    if building is None or building[0] != run_id:
-        state = {"run_id": run_id, "lake": lake_digest(Lake(lake))}
-        write_atomic(lake / BUILDING_FILE, json.dumps(state))
+    last complete run's, and no other run whose builds started before can be recorded. The
+    run's first build that `reads_lake` notes the lake it builds from (loads committed later
+    are not in it, so the next run sees them as new); a build of the code-only roots may start
+    before the run's own ingestion, so it notes nothing."""
+    found: str | None = None
+    if reads_lake:
+        try:
+            found = lake_digest(Lake(lake))
+        except Exception:  # an unreadable manifest: the run is not recorded
+            found = None
+    with _building(lake) as runs:
+        forget_complete_run(lake)
+        for other, noted in runs.items():
+            if other != run_id:
+                noted["overtaken"] = True
+        if reads_lake:
+            runs.setdefault(run_id, {"lake": found, "overtaken": False})
+        # the overtaken runs are kept (their later builds must not start afresh); the oldest go
+        for old in list(runs)[: max(0, len(runs) - KEEP_BUILDS)]:
+            del runs[old]
 
 
-def _building(lake: Path) -> tuple[str, str] | None:
-    try:
-        state = json.loads((lake / BUILDING_FILE).read_text(encoding="utf-8"))
-        return state["run_id"], state["lake"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+@contextlib.contextmanager
+def _building(lake: Path) -> Iterator[dict[str, dict[str, Any]]]:
+    """The runs whose dbt builds started, by run id (oldest first), read and written back under
+    a lock: two runs' builds and records never interleave."""
+    path = lake / BUILDING_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            runs = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(runs, dict):
+                runs = {}
+        except (OSError, ValueError):
+            runs = {}
+        yield runs
+        write_atomic(path, json.dumps(runs))
 
 
 def record_complete_run(
@@ -202,24 +229,26 @@ def record_complete_run(
 ) -> CompleteRun | None:
     """Note that `run_id`, started with `inputs`, built everything from the lake its first dbt
     build found; when the inputs changed during the run (or were not noted), or another run's
-    build started since, forget any complete run instead."""
-    building = _building(lake)
-    if (
-        inputs is None
-        or inputs != inputs_fingerprint(landing)
-        or building is None
-        or building[0] != run_id
-    ):
-        forget_complete_run(lake)
-        return None
-    run = CompleteRun(
-        run_id=run_id,
-        finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        inputs=inputs,
-        lake=building[1],
-    )
-    write_atomic(lake / STATE_FILE, json.dumps(asdict(run)))
-    return run
+    build started after this run's first, forget any complete run instead."""
+    current = inputs_fingerprint(landing)
+    with _building(lake) as runs:
+        noted = runs.get(run_id) or {}
+        if (
+            inputs is None
+            or inputs != current
+            or noted.get("overtaken", True)
+            or not noted.get("lake")
+        ):
+            forget_complete_run(lake)
+            return None
+        run = CompleteRun(
+            run_id=run_id,
+            finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            inputs=inputs,
+            lake=noted["lake"],
+        )
+        write_atomic(lake / STATE_FILE, json.dumps(asdict(run)))
+        return run
 
 
 def forget_complete_run(lake: Path) -> None:

@@ -116,8 +116,10 @@ class EngineResource(dg.ConfigurableResource):
         from orchestration.lib.spark import bridge
         from orchestration.lib.spark.linking import SparkScorer
 
-        spark = bridge.session(self.spark_remote, warehouse.lake)
-        return SparkScorer(spark, warehouse.spark_dir / "handoff")
+        return SparkScorer(
+            lambda: bridge.session(self.spark_remote, warehouse.lake),
+            warehouse.spark_dir / "handoff",
+        )
 
     @contextmanager
     def on_the_driver(

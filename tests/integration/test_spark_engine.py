@@ -29,7 +29,7 @@ from orchestration import settings
 from orchestration.lib.compare import compare_warehouses, figures
 from orchestration.lib.identity import benchmarks, normalise
 from orchestration.lib.identity.probabilistic import PROFILE_COLUMNS, TrainingReport, score, train
-from orchestration.lib.spark import server
+from orchestration.lib.spark import linking, server
 from orchestration.lib.spark.linking import SparkScorer
 from orchestration.lib.spark.session import connect, register_functions
 from tests.integration.conftest import SampleRun, read_xref, run_sample_on_spark
@@ -141,7 +141,7 @@ def test_every_function_the_models_call_exists_on_spark(spark_run: SparkRun, tmp
 
 
 def test_splink_scores_the_public_febrl_records_on_spark_as_on_duckdb(
-    spark_run: SparkRun, tmp_path: Path
+    spark_run: SparkRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     """The Spark engine blocks and scores candidate pairs with Splink's Spark backend: on data
     we did not generate (FEBRL1, Australian), the same model finds the same pairs as on DuckDB,
@@ -163,7 +163,7 @@ def test_splink_scores_the_public_febrl_records_on_spark_as_on_duckdb(
     model = train(profiles)
     assert not isinstance(model, TrainingReport)
     on_duckdb = score(profiles, model, threshold=0.5)
-    scorer = SparkScorer(connect(spark_run.remote), tmp_path / "handoff")
+    scorer = SparkScorer(lambda: connect(spark_run.remote), tmp_path / "handoff")
     on_spark = scorer(profiles, model, threshold=0.5)
     assert list(on_spark.columns) == list(on_duckdb.columns)
 
@@ -185,5 +185,14 @@ def test_splink_scores_the_public_febrl_records_on_spark_as_on_duckdb(
     expected = {p for p in pairs(on_spark) if p[0] % 7 == 0 or p[1] % 7 == 0}
     assert pairs(around) == expected and len(expected) > 100
     # nothing left behind: hand-off files, Splink's views
-    assert not list((tmp_path / "handoff").rglob("*.parquet"))
+    assert not [p for p in (tmp_path / "handoff").rglob("*") if p.is_file()]
     assert not [t.name for t in scorer.spark.catalog.listTables() if "splink" in t.name]
+
+    # a scoring that fails after the profiles went to Spark removes them, and says why it failed
+    def fails(*args, **kwargs):
+        raise RuntimeError("the cluster went away")
+
+    monkeypatch.setattr(linking, "Linker", fails)
+    with pytest.raises(RuntimeError, match="went away"):
+        scorer(profiles, model, threshold=0.5)
+    assert not list((tmp_path / "handoff").rglob("*.parquet"))

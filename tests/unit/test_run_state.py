@@ -56,6 +56,9 @@ def test_a_run_is_recorded_with_the_lake_its_first_build_found(tmp_path: Path):
     write(landing, f"crm/members/{DAY}/m.csv", members_file(member("M0000001")))
     load(landing, lake_dir)
     inputs = run_state.inputs_fingerprint(landing)
+    # the seeds' build may come before the run's own ingestion: it notes no lake
+    run_state.start_build(lake_dir, "run-a", reads_lake=False)
+    assert run_state.record_complete_run(lake_dir, landing, "run-a", inputs) is None
     run_state.start_build(lake_dir, "run-a")
     found = run_state.lake_digest(Lake(lake_dir))
     # another process loads a file while run-a builds; run-a's later builds keep the first digest
@@ -65,11 +68,15 @@ def test_a_run_is_recorded_with_the_lake_its_first_build_found(tmp_path: Path):
     recorded = run_state.record_complete_run(lake_dir, landing, "run-a", inputs)
     assert recorded is not None and recorded.lake == found
     assert recorded.lake != run_state.lake_digest(Lake(lake_dir))  # the next run builds L2
-    # a run whose build was overtaken by another run's build is not recorded, and forgets
-    run_state.start_build(lake_dir, "run-b")
-    assert run_state.record_complete_run(lake_dir, landing, "run-a", inputs) is None
-    assert not (lake_dir / run_state.STATE_FILE).exists()
-    # nor is a run whose code or settings changed while it ran
+    assert (lake_dir / run_state.STATE_FILE).exists()
+    # a run overtaken by another run's build is not recorded, even after a later build of its
+    # own (run-c, run-d, run-c), and the record is forgotten
     run_state.start_build(lake_dir, "run-c")
-    assert run_state.record_complete_run(lake_dir, landing, "run-c", "other inputs") is None
-    assert run_state.record_complete_run(lake_dir, landing, "run-c", inputs) is not None
+    run_state.start_build(lake_dir, "run-d", reads_lake=False)
+    run_state.start_build(lake_dir, "run-c")
+    assert not (lake_dir / run_state.STATE_FILE).exists()
+    assert run_state.record_complete_run(lake_dir, landing, "run-c", inputs) is None
+    # nor is a run whose code or settings changed while it ran
+    run_state.start_build(lake_dir, "run-e")
+    assert run_state.record_complete_run(lake_dir, landing, "run-e", "other inputs") is None
+    assert run_state.record_complete_run(lake_dir, landing, "run-e", inputs) is not None

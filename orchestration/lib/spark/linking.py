@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -32,6 +33,8 @@ from orchestration.lib.identity.probabilistic import (
 )
 from orchestration.lib.sql import literal
 
+log = logging.getLogger(__name__)
+
 
 class _SparkAPI(SparkAPI):
     def _setup_for_execute_sql(self, sql: str, physical_name: str) -> str:
@@ -41,13 +44,24 @@ class _SparkAPI(SparkAPI):
 
 
 class SparkScorer:
-    """`probabilistic.score` on Spark: the same signature, the same pairs' columns."""
+    """`probabilistic.score` on Spark: the same signature, the same pairs' columns. The session
+    is opened at the first scoring (a run that scores nothing never opens one)."""
 
-    def __init__(self, spark: SparkSession, handoff: Path) -> None:
-        self.spark = spark
-        self.handoff = handoff
-        # Splink's similarity functions (jaro_winkler, damerau_levenshtein) come in its jar
-        spark.addArtifacts(similarity_jar_location())
+    def __init__(self, session: Callable[[], SparkSession], handoff: Path) -> None:
+        self._session = session
+        self._spark: SparkSession | None = None
+        self.folder = handoff / "splink"
+        # profiles left by a scoring that was killed: personal data, and nobody else's (identity
+        # resolution holds the warehouse for writing while it scores)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    @property
+    def spark(self) -> SparkSession:
+        if self._spark is None:
+            self._spark = self._session()
+            # Splink's similarity functions (jaro_winkler, damerau_levenshtein) are in its jar
+            self._spark.addArtifacts(similarity_jar_location())
+        return self._spark
 
     def __call__(
         self,
@@ -58,7 +72,7 @@ class SparkScorer:
         focus: pa.Array | None = None,
     ) -> pd.DataFrame:
         logging.getLogger("splink").setLevel(logging.ERROR)
-        folder = self.handoff / "splink" / uuid.uuid4().hex
+        folder = self.folder / uuid.uuid4().hex
         table = profiles.select(PROFILE_COLUMNS)
         db = _SparkAPI(spark_session=self.spark, break_lineage_method="persist")
         try:
@@ -94,12 +108,25 @@ class SparkScorer:
                 frame.select(*kept).write.mode("overwrite").parquet(str(written[-1]))
             return _account(table, model, written)
         finally:
-            # Splink persists its steps and names them as temporary views, and never drops them
-            self.spark.catalog.clearCache()
-            for view in self.spark.catalog.listTables():
-                if view.isTemporary and view.name.startswith("__splink__"):
-                    self.spark.catalog.dropTempView(view.name)
+            # the profiles hold personal data: removed first, whatever Spark does next
             shutil.rmtree(folder, ignore_errors=True)
+            if folder.exists():
+                log.error("could not remove the scoring's hand-off folder %s", folder)
+            self._drop_splink_tables()
+
+    def _drop_splink_tables(self) -> None:
+        """Splink persists its steps as temporary views and never drops them: they are dropped
+        here, and uncached (only they: other sessions' caches on the server are left alone).
+        A failure is logged, not raised over the scoring's own error or result."""
+        try:
+            catalog = self.spark.catalog
+            for view in catalog.listTables():
+                if view.isTemporary and view.name.startswith("__splink__"):
+                    if catalog.isCached(view.name):
+                        catalog.uncacheTable(view.name)
+                    catalog.dropTempView(view.name)
+        except Exception as error:
+            log.warning("could not drop Splink's temporary tables on Spark: %s", error)
 
     def _to_spark(self, table: pa.Table, folder: Path) -> DataFrame:
         folder.mkdir(parents=True, exist_ok=True)
