@@ -19,7 +19,8 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -182,12 +183,22 @@ def lake_digest(lake: Lake) -> str:
     return digest.hexdigest()
 
 
+def reads_lake(
+    deps: Mapping[dg.AssetKey, AbstractSet[dg.AssetKey]], selected: Iterable[dg.AssetKey]
+) -> bool:
+    """Whether a step of a multi-asset (`deps`: the parents of each of its assets) reads the lake
+    when it builds `selected`: some selected asset has a parent outside the multi-asset. The
+    dbt seeds, the calendar and models of seeds alone do not."""
+    return any(parent not in deps for key in selected for parent in deps[key])
+
+
 def start_build(lake: Path, run_id: str, *, reads_lake: bool = True) -> None:
-    """A dbt build of `run_id` starts: until the run succeeds, the warehouse is no longer the
-    last complete run's, and no other run whose builds started before can be recorded. The
-    run's first build that `reads_lake` notes the lake it builds from (loads committed later
-    are not in it, so the next run sees them as new); a build of the code-only roots may start
-    before the run's own ingestion, so it notes nothing."""
+    """A step of `run_id` that writes the warehouse starts (a dbt build, identity resolution,
+    the CLV fit): until the run succeeds, the warehouse is no longer the last complete run's,
+    and no other run with steps before this one can be recorded. The run's first build that
+    `reads_lake` notes the lake it builds from (loads committed later are not in it, so the next
+    run sees them as new); a build of the code-only roots may start before the run's own
+    ingestion, so it notes nothing."""
     found: str | None = None
     if reads_lake:
         try:
@@ -199,8 +210,9 @@ def start_build(lake: Path, run_id: str, *, reads_lake: bool = True) -> None:
         for other, noted in runs.items():
             if other != run_id:
                 noted["overtaken"] = True
-        if reads_lake:
-            runs.setdefault(run_id, {"lake": found, "overtaken": False})
+        noted = runs.setdefault(run_id, {"lake": None, "overtaken": False})
+        if reads_lake and noted["lake"] is None:
+            noted["lake"] = found
         # the overtaken runs are kept (their later builds must not start afresh); the oldest go
         for old in list(runs)[: max(0, len(runs) - KEEP_BUILDS)]:
             del runs[old]
@@ -215,11 +227,15 @@ def _building(lake: Path) -> Iterator[dict[str, dict[str, Any]]]:
     with open(path.with_suffix(".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            runs = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(runs, dict):
-                runs = {}
+            read = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            runs = {}
+            read = {}
+        # an entry that is not one of ours is dropped (a run it named is then not recorded)
+        runs = {
+            str(run): noted
+            for run, noted in (read.items() if isinstance(read, dict) else [])
+            if isinstance(noted, dict) and {"lake", "overtaken"} <= noted.keys()
+        }
         yield runs
         write_atomic(path, json.dumps(runs))
 

@@ -50,3 +50,20 @@ def test_every_step_of_the_main_job_releases_memory():
         "release_memory",
         "release_memory_after_failure",
     }
+
+
+def test_only_the_builds_of_models_with_parents_outside_dbt_note_the_lake():
+    # the seeds' and calendar's build may start before the run's own ingestion (run_state.py)
+    from orchestration.definitions import defs
+    from orchestration.lib import run_state
+
+    definitions = defs()
+    graph = definitions.resolve_asset_graph()
+    dbt = definitions.resolve_assets_def(dg.AssetKey(["marts", "dim_date"]))
+    deps = dbt.asset_deps
+    code_only = run_state.code_only_keys(graph)
+    assert dg.AssetKey(["marts", "dim_date"]) in code_only and len(code_only) == 4
+    assert not run_state.reads_lake(deps, code_only)
+    staging = [k for k in deps if k.path[0] == "staging"]
+    assert staging and all(run_state.reads_lake(deps, [k]) for k in staging)
+    assert run_state.reads_lake(deps, [*code_only, dg.AssetKey(["marts", "dim_customer"])])

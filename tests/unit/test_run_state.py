@@ -76,6 +76,14 @@ def test_a_run_is_recorded_with_the_lake_its_first_build_found(tmp_path: Path):
     run_state.start_build(lake_dir, "run-c")
     assert not (lake_dir / run_state.STATE_FILE).exists()
     assert run_state.record_complete_run(lake_dir, landing, "run-c", inputs) is None
+    # another run's step that writes the warehouse between two of run-f's (its seeds, its
+    # identity resolution) overtakes run-f too
+    run_state.start_build(lake_dir, "run-f", reads_lake=False)
+    run_state.start_build(lake_dir, "run-g", reads_lake=False)
+    run_state.start_build(lake_dir, "run-f")
+    assert run_state.record_complete_run(lake_dir, landing, "run-f", inputs) is None
+    # an entry that is not one of ours does not stop the builds
+    (lake_dir / run_state.BUILDING_FILE).write_text('{"x": 1, "run-h": [2]}')
     # nor is a run whose code or settings changed while it ran
     run_state.start_build(lake_dir, "run-e")
     assert run_state.record_complete_run(lake_dir, landing, "run-e", "other inputs") is None

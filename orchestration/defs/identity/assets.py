@@ -3,7 +3,7 @@
 import dagster as dg
 import duckdb
 
-from orchestration.lib import progress
+from orchestration.lib import progress, run_state
 from orchestration.lib.identity.duckdb_udfs import register
 from orchestration.lib.identity.evaluate import evaluate, evaluate_golden, golden_shortfalls
 from orchestration.lib.identity.locale import Locale
@@ -112,6 +112,7 @@ def identity_resolution(
         max_profiles_per_customer=config.max_profiles_per_customer,
         national_ids_prove=locale.locale.national_ids_prove,
     )
+    run_state.start_build(warehouse.lake, context.run.run_id, reads_lake=False)
     con = duckdb.connect(str(warehouse.warehouse))
     try:
         register(con)

@@ -45,8 +45,7 @@ def omni360_dbt_models(
     # until this run succeeds, the warehouse is no longer the last complete run's; the build of
     # the code-only roots (seeds, calendar) may start before the run's own ingestion, so only a
     # build of models with parents notes the lake the run builds from
-    deps = context.assets_def.asset_deps
-    reads_lake = any(deps.get(key) for key in context.selected_asset_keys)
+    reads_lake = run_state.reads_lake(context.assets_def.asset_deps, context.selected_asset_keys)
     run_state.start_build(warehouse.lake, context.run_id, reads_lake=reads_lake)
     # the run's locations and the deployment's locale reach dbt as vars (profiles.yml, sources)
     dbt_vars = json.dumps({**warehouse.dbt_vars(), **locale.locale.dbt_vars(), **engine.dbt_vars()})

@@ -8,7 +8,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from orchestration.lib import progress
+from orchestration.lib import progress, run_state
 from orchestration.lib.owners import owners
 from orchestration.lib.value import store
 from orchestration.lib.value.clv import (
@@ -94,6 +94,7 @@ def customer_value(
     engine: EngineResource,
 ):
     started = time.perf_counter()
+    run_state.start_build(warehouse.lake, context.run.run_id, reads_lake=False)
     con = duckdb.connect(str(warehouse.warehouse))
     try:
         # on Spark: the scores and the back-test copied to Spark for the models that read them

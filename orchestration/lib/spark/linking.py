@@ -58,9 +58,10 @@ class SparkScorer:
     @property
     def spark(self) -> SparkSession:
         if self._spark is None:
-            self._spark = self._session()
+            spark = self._session()
             # Splink's similarity functions (jaro_winkler, damerau_levenshtein) are in its jar
-            self._spark.addArtifacts(similarity_jar_location())
+            spark.addArtifacts(similarity_jar_location())
+            self._spark = spark
         return self._spark
 
     def __call__(
