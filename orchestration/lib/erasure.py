@@ -167,11 +167,11 @@ def find_subject(
         [record_keys, customer_id],
     ).fetchall()
     shared = 0
-    for id_type, value, is_shared in identifiers:
+    for id_type, held, is_shared in identifiers:
         if is_shared:
             shared += 1
         elif id_type in ("phone", "email", "national_id", "card_no", "unionid"):
-            values.setdefault(id_type, set()).add(value)
+            values.setdefault(id_type, set()).add(held)
     if values.get("account_id"):
         orders = lake.raw_dir(entity("ecommerce", "orders")) / "*.parquet"
         values["order_id"] = {

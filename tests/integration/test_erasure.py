@@ -20,7 +20,7 @@ from orchestration import settings
 from orchestration.cli import app
 from orchestration.lib import progress
 from orchestration.lib.contracts import ENTITIES
-from orchestration.lib.erasure import find_traces, terms_pattern
+from orchestration.lib.erasure import find_subject, find_traces, terms_pattern
 from orchestration.lib.identity import normalise
 from orchestration.lib.ingest.accounting import accounting_mismatches
 from orchestration.lib.ingest.lake import Lake
@@ -216,3 +216,22 @@ def test_the_subjects_id_is_retired_and_the_audit_holds_a_token_only(erased: Era
     audit_files = list((erased.root / "lake" / "_ops" / "erasure").glob("*.json"))
     assert len(audit_files) == 1
     assert json.loads(audit_files[0].read_text())["subject_token"] == subject_token
+
+
+def test_the_audit_token_is_that_of_the_identifier_asked_for(sample_run: SampleRun):
+    # the subject's other identifiers (emails, national IDs) never stand in for it
+    with duckdb.connect(str(sample_run.warehouse), read_only=True) as con:
+        customer_id, phone, _ = pick_subject(con)
+        (member,) = con.execute(
+            "select source_record_id from identity.customer_xref "
+            "where customer_id = ? and entity = 'members' order by 1 limit 1",
+            [customer_id],
+        ).fetchone()
+        for identifier, expected in (
+            (f"member:{member}", token("member", member)),
+            (f"phone:{phone}", token("phone", phone)),
+        ):
+            subject = find_subject(con, Lake(sample_run.lake), identifier)
+            assert subject.customer_ids[0] == customer_id
+            assert subject.subject_token == expected, identifier
+            assert subject.keys.count() > 2  # the phone, an email, a member id at least
