@@ -199,20 +199,17 @@ def start_build(lake: Path, run_id: str, *, reads_lake: bool = True) -> None:
     `reads_lake` notes the lake it builds from (loads committed later are not in it, so the next
     run sees them as new); a build of the code-only roots may start before the run's own
     ingestion, so it notes nothing."""
-    found: str | None = None
-    if reads_lake:
-        try:
-            found = lake_digest(Lake(lake))
-        except Exception:  # an unreadable manifest: the run is not recorded
-            found = None
     with _building(lake) as runs:
         forget_complete_run(lake)
         for other, noted in runs.items():
             if other != run_id:
                 noted["overtaken"] = True
         noted = runs.setdefault(run_id, {"lake": None, "overtaken": False})
-        if reads_lake and noted["lake"] is None:
-            noted["lake"] = found
+        if reads_lake and noted["lake"] is None:  # the run's first such build: the digest once
+            try:
+                noted["lake"] = lake_digest(Lake(lake))
+            except Exception:  # an unreadable manifest: the run is not recorded
+                noted["lake"] = None
         # the overtaken runs are kept (their later builds must not start afresh); the oldest go
         for old in list(runs)[: max(0, len(runs) - KEEP_BUILDS)]:
             del runs[old]
