@@ -8,7 +8,7 @@ import great_expectations.expectations as gxe
 from great_expectations.expectations.expectation import Expectation
 
 from orchestration.lib.contracts import Entity, raw_table
-from orchestration.lib.quality.expectations import CRITICAL, WARNING, Rule, Suite
+from orchestration.lib.quality.expectations import CRITICAL, WARNING, Rule, Suite, raw_relation
 from orchestration.lib.sql import identifier
 
 
@@ -41,13 +41,6 @@ def per_row(
             "fault); fewer are a warning.",
         ),
         warning(f"{name}_every_row", expectation(**kwargs), f"{why} (rows to look at)"),
-    )
-
-
-def raw_relation(table: Entity) -> str:
-    """The raw table in the lake, as the dbt sources read it."""
-    return (
-        f"read_parquet('{{lake}}/raw/{table.source}/{table.name}/*.parquet', union_by_name = true)"
     )
 
 
@@ -89,13 +82,13 @@ def raw_suites(
         alias = f"ref_{i}"
         ref_joins.append(
             f"left join (select distinct {identifier(ref_column)} as value "
-            f"from {raw_relation(raw_table(ref_source, ref_entity))}) as {alias} "
+            f"from {raw_relation(ref_source, ref_entity)}) as {alias} "
             f"on raw.{identifier(column.name)} = {alias}.value"
         )
         selected.append(f"{alias}.value as {column.name}_found")
     query = f"""
         select {", ".join([*selected, *derived])}
-        from {raw_relation(table)} as raw
+        from {raw_relation(table.source, table.name)} as raw
         {" ".join(ref_joins)}
         {joins}
         where {{loads}}
@@ -191,7 +184,7 @@ def _deliveries_suite(table: Entity) -> Suite:
             from (
                 select {columns}, _source_file, min(hash({content})) as first_version,
                     max(hash({content})) as last_version
-                from {raw_relation(table)}
+                from {raw_relation(table.source, table.name)}
                 where {{loads}}
                 group by all
             )

@@ -65,6 +65,7 @@ ROWS = Suite(
     ),
     # social record keys carry the openid
     pii=frozenset({"record_key"}),
+    on_driver=True,
 )
 
 RECONCILIATION = Suite(
@@ -99,6 +100,7 @@ RECONCILIATION = Suite(
             observe=("resolved_receipts", "receipt_records"),
         ),
     ),
+    on_driver=True,
 )
 
 SUITES = (ROWS, RECONCILIATION)

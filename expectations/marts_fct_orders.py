@@ -44,6 +44,7 @@ ROWS = Suite(
             column_A="gross_amount",
             column_B="discount_amount",
             or_equal=True,
+            ignore_row_if="either_value_is_missing",  # nulls: amounts_not_null
         ),
         *per_row(
             "item_count_not_negative",
@@ -51,6 +52,16 @@ ROWS = Suite(
             "a negative number of units.",
             column="item_count",
             min_value=0,
+        ),
+        *(
+            critical(
+                f"{amount}_not_null",
+                gxe.ExpectColumnValuesToNotBeNull(column=amount),
+                f"a missing {amount.replace('_', ' ')}: the order's money would be summed as "
+                "nothing (an order without lines is worth 0, not null).",
+            )
+            # a till receipt has no shipping fee
+            for amount in ("gross_amount", "discount_amount", "refund_amount", "net_amount")
         ),
         warning(
             "has_lines",

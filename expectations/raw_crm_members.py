@@ -21,7 +21,10 @@ SUITES = raw_suites(
         warning(
             "updated_not_before_registered",
             gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A="updated_at", column_B="registered_at", or_equal=True
+                column_A="updated_at",
+                column_B="registered_at",
+                or_equal=True,
+                ignore_row_if="either_value_is_missing",  # nulls: the contract's rules
             ),
             "a member changed before registering: the source's clocks disagree.",
         ),

@@ -12,7 +12,10 @@ SUITES = raw_suites(
         warning(
             "updated_not_before_created",
             gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A="updated_at", column_B="created_at", or_equal=True
+                column_A="updated_at",
+                column_B="created_at",
+                or_equal=True,
+                ignore_row_if="either_value_is_missing",  # nulls: the contract's rules
             ),
             "an account changed before it was created: the source's clocks disagree.",
         ),

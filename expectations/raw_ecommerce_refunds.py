@@ -3,14 +3,14 @@
 import great_expectations.expectations as gxe
 
 from expectations._shared import raw_suites, warning
+from orchestration.lib.quality.expectations import raw_relation
 
 SUITES = raw_suites(
     "ecommerce",
     "refunds",
     derived=("orders.order_id as order_found",),
-    joins="left join (select distinct order_id from read_parquet("
-    "'{lake}/raw/ecommerce/orders/*.parquet', union_by_name = true)) as orders "
-    "on raw.order_id = orders.order_id",
+    joins=f"left join (select distinct order_id from {raw_relation('ecommerce', 'orders')}) "
+    "as orders on raw.order_id = orders.order_id",
     rules=(
         warning(
             "order_delivered",

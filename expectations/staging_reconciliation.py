@@ -3,9 +3,9 @@ row per distinct key of the raw table (its latest delivery). One suite per stagi
 
 import great_expectations.expectations as gxe
 
-from expectations._shared import critical, raw_relation
+from expectations._shared import critical
 from orchestration.lib.contracts import Entity, raw_tables
-from orchestration.lib.quality.expectations import Suite
+from orchestration.lib.quality.expectations import Suite, raw_relation
 
 
 def _suite(table: Entity, relation: str) -> Suite:
@@ -33,4 +33,4 @@ def _suite(table: Entity, relation: str) -> Suite:
     )
 
 
-SUITES = tuple(_suite(table, raw_relation(table)) for table in raw_tables())
+SUITES = tuple(_suite(table, raw_relation(table.source, table.name)) for table in raw_tables())

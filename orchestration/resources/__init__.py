@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
@@ -15,6 +17,9 @@ from orchestration.lib.files import restrict_new_files
 from orchestration.lib.identity.locale import Locale
 from orchestration.lib.identity.probabilistic import Scorer, score
 from orchestration.lib.ingest.lake import Lake
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -107,6 +112,15 @@ class EngineResource(dg.ConfigurableResource):
             return bridge.to_duckdb(spark, con, tables, warehouse.spark_dir / "handoff")
         finally:
             con.close()
+
+    def session(self, warehouse: WarehouseResource) -> Callable[[], SparkSession] | None:
+        """On Spark: the session, with the lake's tables listed afresh, opened at the first call
+        and kept (the checks run their queries in it); on DuckDB, None."""
+        if not self.is_spark:
+            return None
+        from orchestration.lib.spark import bridge
+
+        return functools.cache(lambda: bridge.session(self.spark_remote, warehouse.lake))
 
     def pair_scorer(self, warehouse: WarehouseResource) -> Scorer:
         """What scores identity's candidate pairs: Splink on the driver's DuckDB, or on Spark

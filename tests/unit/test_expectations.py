@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import asdict
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import sqlglot
 from great_expectations.core.expectation_validation_result import ExpectationValidationResult
 from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 from great_expectations.expectations.row_conditions import Column
@@ -28,9 +30,11 @@ from orchestration.lib.quality.expectations import (
     SAMPLE_SIZE,
     Suite,
     SuiteResult,
+    duckdb_sql,
     read_frame,
     run_suite,
     scrub,
+    spark_sql,
     threshold_text,
     validate,
 )
@@ -426,3 +430,22 @@ def test_checks_are_one_per_rule_and_blocking_exactly_when_critical():
         spec = specs[dg.AssetCheckKey(dg.AssetKey(list(asset)), "ge_" + name)]
         assert spec.blocking == (severity == "critical")
     assert set(DeliveryThresholds.model_fields) == set(PARAMETERS) == set(DELIVERIES.parameters)
+
+
+def test_every_suite_query_is_written_for_both_engines(tmp_path: Path):
+    """A suite's query is written once: on DuckDB the lake's raw tables are its Parquet files,
+    on Spark the session's lake tables, and the rest parses as Spark SQL."""
+    queried = [suite for suite in all_suites() if suite.query is not None]
+    assert len(queried) > 40
+    for suite in queried:
+        duck = duckdb_sql(suite, tmp_path, "abcd1234")
+        spark = spark_sql(suite, "abcd1234")
+        for text in (duck, spark):
+            assert "{raw:" not in text and "{loads}" not in text, suite.name
+        assert "read_parquet" not in spark, suite.name
+        sqlglot.parse_one(spark, read="spark")
+        if "{raw:" in (suite.query or ""):
+            assert f"read_parquet('{tmp_path}/raw/" in duck, suite.name
+            assert re.search(r"\b(crm|ecommerce|pos|social)\.[a-z_]+\b", spark), suite.name
+        if suite.per_load:
+            assert "_load_id like '%-abcd1234'" in duck and "LIKE '%-abcd1234'" in spark

@@ -31,7 +31,7 @@ from orchestration.lib.quality.expectations import (
     threshold_text,
 )
 from orchestration.lib.quality.pages import CheckPages
-from orchestration.resources import RunModeResource, WarehouseResource
+from orchestration.resources import EngineResource, RunModeResource, WarehouseResource
 
 PREFIX = "ge_"
 MAX_DESCRIPTION = 2000
@@ -93,8 +93,9 @@ def _asset_checks(asset: tuple[str, ...], suites: list[Suite]) -> dg.AssetChecks
             config: DeliveryThresholds,
             warehouse: WarehouseResource,
             run_mode: RunModeResource,
+            engine: EngineResource,
         ):
-            yield from _run(context, warehouse, run_mode, suites, config.model_dump())
+            yield from _run(context, warehouse, run_mode, engine, suites, config.model_dump())
 
         return _configured
 
@@ -105,8 +106,9 @@ def _asset_checks(asset: tuple[str, ...], suites: list[Suite]) -> dg.AssetChecks
         context: dg.AssetCheckExecutionContext,
         warehouse: WarehouseResource,
         run_mode: RunModeResource,
+        engine: EngineResource,
     ):
-        yield from _run(context, warehouse, run_mode, suites, {})
+        yield from _run(context, warehouse, run_mode, engine, suites, {})
 
     return _checks
 
@@ -115,6 +117,7 @@ def _run(
     context: dg.AssetCheckExecutionContext,
     warehouse: WarehouseResource,
     run_mode: RunModeResource,
+    engine: EngineResource,
     suites: Sequence[Suite],
     parameters: Mapping[str, float],
 ) -> Iterator[dg.AssetCheckResult]:
@@ -132,6 +135,8 @@ def _run(
         loaded = lake.rows_loaded_by_run(raw_table(*suite.asset), run_id)
         return run_id[:8] if loaded else None
 
+    # on Spark the suites' queries run there, and GE validates the Spark dataframes
+    spark = engine.session(warehouse)
     results = [
         run_suite(
             suite,
@@ -139,6 +144,7 @@ def _run(
             warehouse=warehouse.warehouse,
             parameters={k: v for k, v in parameters.items() if k in suite.parameters},
             load_suffix=load_suffix(suite),
+            spark=spark,
         )
         for suite in wanted
     ]
@@ -187,6 +193,8 @@ def check_metadata(
         "columns": ", ".join(item.columns),
         "pii": item.pii,
         "seconds": round(result.read_seconds + result.validate_seconds, 3),
+        "read_on": result.read_on,
+        "validated_on": result.validated_on,
     }
     if item.rows is not None:
         metadata["rows"] = item.rows

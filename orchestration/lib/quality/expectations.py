@@ -3,10 +3,11 @@
 A `Suite` (declared in `expectations/`, one module per validated asset) names the asset it checks,
 the SQL (or Python) that reads only the columns it needs, its rules, each a GE expectation with a
 severity, and its PII columns. `run_suite` reads the frame and validates it with GE's pandas
-datasource (GE's SQL datasource returns empty metrics on DuckDB). Every result is scrubbed before
-anything keeps it: unexpected values, indices and value counts of PII columns are dropped, and
-row indices are dropped everywhere. `pages.CheckPages` renders the scrubbed results of a run as
-HTML.
+datasource (GE's SQL datasource returns empty metrics on DuckDB); on the Spark engine it runs
+the query on Spark and validates the Spark dataframe with GE's Spark datasource. Every result is
+scrubbed before anything keeps it: unexpected values, indices and value counts of PII columns
+are dropped, and row indices are dropped everywhere. `pages.CheckPages` renders the scrubbed
+results of a run as HTML.
 
 Plain code: no Dagster objects (see orchestration/defs/quality/checks.py).
 """
@@ -20,14 +21,16 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
 import great_expectations as gx
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import sqlglot
 from great_expectations.core.expectation_validation_result import ExpectationValidationResult
 from great_expectations.data_context import AbstractDataContext
 from great_expectations.data_context.types.base import (
@@ -41,6 +44,10 @@ from great_expectations.expectations.metadata_types import FailureSeverity
 
 from orchestration.lib.publish import attach_read_only
 
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame as SparkFrame
+    from pyspark.sql import SparkSession
+
 # GE hashes every value of a frame for a "fingerprint" in the batch markers: as slow as the checks
 # themselves on millions of rows, and on a small frame of personal data a guessable digest.
 pandas_execution_engine.HASH_THRESHOLD = 0
@@ -52,6 +59,7 @@ WARNING: Severity = "warning"
 SAMPLE_SIZE = 10  # unexpected values kept per rule (non-PII columns only)
 WITHHELD = "withheld: personal data"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_RAW = re.compile(r"\{raw:([a-z_]+)\.([a-z_]+)\}")
 # result keys that can hold row values or row positions
 _VALUE_KEYS = ("partial_unexpected_list", "partial_unexpected_counts", "unexpected_list", "details")
 _INDEX_KEYS = (
@@ -89,8 +97,9 @@ class Suite:
     asset: tuple[str, ...]  # the Dagster asset key the results attach to
     description: str
     rules: tuple[Rule, ...]
-    # SQL read from DuckDB; `{lake}` is replaced by the lake root. With `reads_warehouse` the
-    # warehouse is attached read-only and is the default database.
+    # SQL in DuckDB's dialect (on Spark, translated by sqlglot); `{raw:<source>.<table>}` is a
+    # raw table of the lake (`raw_relation`). With `reads_warehouse` the warehouse is attached
+    # read-only and is the default database.
     query: str | None = None
     # or a Python function of (lake root, parameters) for what is not in DuckDB (the manifest)
     frame: Callable[[Path, Mapping[str, float]], pd.DataFrame] | None = None
@@ -103,6 +112,14 @@ class Suite:
     # rows are checked once, in the run that loads them (the raw layer is append-only): the query
     # filters on `{loads}`, which is the run's loads when it loaded rows, else every row
     per_load: bool = False
+    # reads tables the driver writes and Spark does not hold (the resolver's id map): read from
+    # the driver's DuckDB file on either engine
+    on_driver: bool = False
+
+    @property
+    def observes(self) -> bool:
+        """Whether a rule reports the values of its frame (a few rows of counts)."""
+        return any(rule.observe for rule in self.rules)
 
     def __post_init__(self) -> None:
         if (self.query is None) == (self.frame is None):
@@ -150,10 +167,44 @@ class SuiteResult:
     results: tuple[ExpectationResult, ...]
     error: str | None = None  # why the suite could not run (then every rule failed)
     new_rows_only: bool = False  # a per-load suite that read only the rows this run loaded
+    read_on: str = "duckdb"  # where its query ran: duckdb, spark, or python (a frame function)
+    validated_on: str = "pandas"  # GE's datasource: pandas, or spark (a Spark dataframe)
 
     @property
     def passed(self) -> bool:
         return all(r.passed for r in self.results)
+
+
+def raw_relation(source: str, name: str) -> str:
+    """A raw table of the lake in a suite's query, as the dbt sources read it on either engine."""
+    return f"{{raw:{source}.{name}}}"
+
+
+def _loads(suite: Suite, load_suffix: str | None) -> str:
+    if not (suite.per_load and load_suffix):
+        return "true"
+    if not re.fullmatch(r"[0-9a-zA-Z-]+", load_suffix):
+        raise ValueError(f"not a load id suffix: {load_suffix!r}")
+    return f"_load_id like '%-{load_suffix}'"
+
+
+def duckdb_sql(suite: Suite, lake: Path, load_suffix: str | None = None) -> str:
+    """The suite's query for DuckDB: raw tables read from the lake's Parquet files."""
+    assert suite.query is not None
+    query = _RAW.sub(
+        lambda m: f"read_parquet('{lake}/raw/{m[1]}/{m[2]}/*.parquet', union_by_name = true)",
+        suite.query,
+    )
+    return query.replace("{loads}", _loads(suite, load_suffix))
+
+
+def spark_sql(suite: Suite, load_suffix: str | None = None) -> str:
+    """The suite's query in Spark SQL: raw tables are the session's lake tables
+    (`<source>.<table>`, orchestration/lib/spark/session.py), the rest translated by sqlglot."""
+    assert suite.query is not None
+    query = _RAW.sub(lambda m: f"{m[1]}.{m[2]}", suite.query)
+    query = query.replace("{loads}", _loads(suite, load_suffix))
+    return sqlglot.transpile(query, read="duckdb", write="spark")[0]
 
 
 def new_context() -> AbstractDataContext:
@@ -180,12 +231,7 @@ def read_frame(
     `load_suffix`: a per-load suite reads only the rows whose load id ends with it (one run's)."""
     if suite.frame is not None:
         return suite.frame(lake, {**suite.parameters, **(parameters or {})})
-    assert suite.query is not None
-    loads = "true"
-    if suite.per_load and load_suffix:
-        if not re.fullmatch(r"[0-9a-zA-Z-]+", load_suffix):
-            raise ValueError(f"not a load id suffix: {load_suffix!r}")
-        loads = f"_load_id like '%-{load_suffix}'"
+    query = duckdb_sql(suite, lake, load_suffix)
     con = duckdb.connect()
     try:
         if suite.reads_warehouse:
@@ -194,7 +240,6 @@ def read_frame(
             # read-only, waiting while another process writes it; closed before validating
             attach_read_only(con, warehouse, "wh", lock_timeout_s)
             con.execute("use wh")
-        query = suite.query.replace("{lake}", str(lake)).replace("{loads}", loads)
         table = con.sql(query).to_arrow_table()
     finally:
         con.close()
@@ -229,13 +274,17 @@ def _to_pandas(table: pa.Table) -> pd.DataFrame:
 
 def validate(
     suite: Suite,
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | SparkFrame,
     *,
     parameters: Mapping[str, float] | None = None,
     read_seconds: float = 0.0,
 ) -> SuiteResult:
-    """Validate a frame against the suite; every result comes back scrubbed."""
+    """Validate a frame (pandas, or Spark: GE's datasource of that kind) against the suite;
+    every result comes back scrubbed."""
     started = time.perf_counter()
+    on_spark = not isinstance(frame, pd.DataFrame)
+    if on_spark and suite.observes:
+        raise ValueError(f"suite {suite.name} observes values: validate its frame as pandas")
     # a context of its own: GE's execution engine keeps every frame it validated
     context = new_context()
     values = {**suite.parameters, **(parameters or {})}
@@ -251,7 +300,13 @@ def validate(
     gx_suite = context.suites.add_or_update(
         gx.ExpectationSuite(name=suite.name, expectations=expectations)
     )
-    asset = context.data_sources.add_pandas("omni360").add_dataframe_asset(suite.name)
+    # GE's Spark engine persists the frame while its metrics run (the caller unpersists it)
+    source = (
+        context.data_sources.add_spark("omni360")
+        if on_spark
+        else context.data_sources.add_pandas("omni360")
+    )
+    asset = source.add_dataframe_asset(suite.name)
     definition = asset.add_batch_definition_whole_dataframe("frame")
     batch = definition.get_batch(batch_parameters={"dataframe": frame})
     validation = batch.validate(
@@ -269,10 +324,11 @@ def validate(
     order = {rule.name: i for i, rule in enumerate(suite.rules)}
     return SuiteResult(
         suite=suite,
-        rows=len(frame),
+        rows=frame.count() if on_spark else len(frame),
         read_seconds=round(read_seconds, 3),
         validate_seconds=round(time.perf_counter() - started, 3),
         results=tuple(sorted(results, key=lambda r: order[r.name])),
+        validated_on="spark" if on_spark else "pandas",
     )
 
 
@@ -283,24 +339,44 @@ def run_suite(
     warehouse: Path | None = None,
     parameters: Mapping[str, float] | None = None,
     load_suffix: str | None = None,
+    spark: Callable[[], SparkSession] | None = None,
 ) -> SuiteResult:
     """Read and validate; a suite that cannot run fails every one of its rules, saying why.
 
-    `load_suffix`: see `read_frame` (per-load suites only)."""
+    `load_suffix`: see `read_frame` (per-load suites only). `spark`: on the Spark engine, the
+    session the suite's query runs in (but for `on_driver` suites and Python frames); its rows
+    are validated on Spark, a suite's few rows of aggregates (`Suite.observes`) at the driver."""
     started = time.perf_counter()
     new_rows_only = suite.per_load and bool(load_suffix)
+    on_spark = spark is not None and suite.query is not None and not suite.on_driver
+    frame: pd.DataFrame | SparkFrame | None = None
     try:
-        frame = read_frame(
-            suite, lake=lake, warehouse=warehouse, parameters=parameters, load_suffix=load_suffix
-        )
-    except Exception as error:  # reported as failed checks, not as a crashed step
-        return failed_suite(suite, f"could not read the data: {_error_text(suite, error)}")
-    read_seconds = time.perf_counter() - started
-    try:
-        result = validate(suite, frame, parameters=parameters, read_seconds=read_seconds)
-    except Exception as error:
-        return failed_suite(suite, f"could not validate: {_error_text(suite, error)}")
-    return dataclasses.replace(result, new_rows_only=new_rows_only)
+        try:
+            if on_spark:
+                assert spark is not None
+                frame = spark().sql(spark_sql(suite, load_suffix))
+                if suite.observes:
+                    frame = _to_pandas(frame.toArrow())
+            else:
+                frame = read_frame(
+                    suite,
+                    lake=lake,
+                    warehouse=warehouse,
+                    parameters=parameters,
+                    load_suffix=load_suffix,
+                )
+        except Exception as error:  # reported as failed checks, not as a crashed step
+            return failed_suite(suite, f"could not read the data: {_error_text(suite, error)}")
+        read_seconds = time.perf_counter() - started
+        try:
+            result = validate(suite, frame, parameters=parameters, read_seconds=read_seconds)
+        except Exception as error:
+            return failed_suite(suite, f"could not validate: {_error_text(suite, error)}")
+    finally:
+        if frame is not None and not isinstance(frame, pd.DataFrame):
+            frame.unpersist()
+    read_on = "spark" if on_spark else "python" if suite.frame is not None else "duckdb"
+    return dataclasses.replace(result, new_rows_only=new_rows_only, read_on=read_on)
 
 
 def _error_text(suite: Suite, error: Exception) -> str:
@@ -390,6 +466,8 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if value is None or isinstance(value, bool | int | str):
         return value
+    if isinstance(value, Decimal):  # Spark's decimals, as the pandas frames' floats
+        value = float(value)
     if isinstance(value, float):
         return None if math.isnan(value) else value
     try:
@@ -403,7 +481,11 @@ def _plain(value: Any) -> Any:
 
 
 def _result(
-    suite: Suite, rule: Rule, evr: ExpectationValidationResult, frame: pd.DataFrame, pii: bool
+    suite: Suite,
+    rule: Rule,
+    evr: ExpectationValidationResult,
+    frame: pd.DataFrame | SparkFrame,
+    pii: bool,
 ) -> ExpectationResult:
     config = evr.expectation_config
     kwargs = dict(config.kwargs)

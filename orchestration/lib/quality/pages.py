@@ -157,6 +157,8 @@ def suite_summary(result: SuiteResult, checked_at: str) -> dict[str, Any]:
         "failed_warning": sum(1 for item in failed if item.severity != CRITICAL),
         "seconds": round(result.read_seconds + result.validate_seconds, 3),
         "failed_to_run": result.error is not None,
+        "read_on": result.read_on,
+        "validated_on": result.validated_on,
         "page": f"{_file_name(result.suite.name)}.html",
         "checked_at": checked_at,
         "withheld": None,

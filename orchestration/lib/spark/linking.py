@@ -9,6 +9,7 @@ the guarded clustering stay on the driver (resolve.py). docs/spark.md says what 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import uuid
@@ -75,7 +76,25 @@ class SparkScorer:
         logging.getLogger("splink").setLevel(logging.ERROR)
         folder = self.folder / uuid.uuid4().hex
         table = profiles.select(PROFILE_COLUMNS)
-        db = _SparkAPI(spark_session=self.spark, break_lineage_method="persist")
+        # Splink asks for `spark.default.parallelism`, which a Connect session does not have
+        # (it falls back); pyspark's client would log the refusal as an error
+        connect_log = logging.getLogger("pyspark.sql.connect.logging")
+        level = connect_log.level
+        connect_log.setLevel(logging.CRITICAL)
+        try:
+            db = _SparkAPI(spark_session=self.spark, break_lineage_method="persist")
+        finally:
+            connect_log.setLevel(level)
+        # Splink registers its jar's functions with a warning when it cannot: say so now, not as
+        # an unknown function in the middle of the scoring
+        if not self.spark.catalog.functionExists("jaro_winkler"):
+            raise RuntimeError(
+                f"Splink's similarity functions are not on the Spark server: its jar "
+                f"({similarity_jar_location()}) did not register. Check the server's log."
+            )
+        # the scoring's Spark jobs carry a tag, so an interrupted scoring stops them
+        tag = f"omni360-scoring-{folder.name}"
+        self.spark.addTag(tag)
         try:
             settings = settings_for_spark(model.settings)
             everyone = self._to_spark(table, folder / "profiles")
@@ -108,7 +127,14 @@ class SparkScorer:
                 written.append(folder / f"pairs_{i}")
                 frame.select(*kept).write.mode("overwrite").parquet(str(written[-1]))
             return _account(table, model, written)
+        except BaseException:
+            # failed, or interrupted on this side (Dagster's terminate): Spark's jobs would
+            # otherwise go on writing pairs into the hand-off after it is cleared
+            with contextlib.suppress(Exception):
+                self.spark.interruptTag(tag)
+            raise
         finally:
+            self.spark.removeTag(tag)
             # the profiles hold personal data: removed first, whatever Spark does next
             shutil.rmtree(folder, ignore_errors=True)
             if folder.exists():
