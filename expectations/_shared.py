@@ -8,7 +8,14 @@ import great_expectations.expectations as gxe
 from great_expectations.expectations.expectation import Expectation
 
 from orchestration.lib.contracts import Entity, raw_table
-from orchestration.lib.quality.expectations import CRITICAL, WARNING, Rule, Suite, raw_relation
+from orchestration.lib.quality.expectations import (
+    CRITICAL,
+    WARNING,
+    Rule,
+    Suite,
+    full_match,
+    raw_relation,
+)
 from orchestration.lib.sql import identifier
 
 
@@ -131,7 +138,7 @@ def _contract_rules(table: Entity) -> list[Rule]:
             rules.append(
                 critical(
                     f"{c}_matches_contract_pattern",
-                    gxe.ExpectColumnValuesToMatchRegex(column=c, regex=f"^(?:{column.pattern})$"),
+                    gxe.ExpectColumnValuesToMatchRegex(column=c, regex=full_match(column.pattern)),
                     f"{c} has the contract's format.",
                 )
             )

@@ -6,25 +6,31 @@ import great_expectations.expectations as gxe
 from expectations._shared import critical
 from orchestration import settings
 from orchestration.lib.identity.locale import Locale
-from orchestration.lib.quality.expectations import Suite
+from orchestration.lib.quality.expectations import WHITESPACE, Suite, full_match
 
 # what the normalisers emit (dbt_project/macros/identity/normalise.sql, lib/identity/normalise.py)
-E164 = r"^\+[1-9][0-9]{6,14}$"
-EMAIL = r"^[^@\sA-Z]+@[^@\sA-Z]+\.[a-z]{2,}$"  # trimmed, lower case, local@domain.tld
+E164 = full_match(r"\+[1-9][0-9]{6,14}")
+# trimmed, lower case, local@domain.tld
+EMAIL = full_match(rf"[^@{WHITESPACE}A-Z]+@[^@{WHITESPACE}A-Z]+\.[a-z]{{2,}}")
 # by the deployment's national-ID scheme (docs/identity.md#region-and-locale)
 NATIONAL_IDS = {
     # GB 11643: region, birth date (YYYYMMDD), sequence, check character (checksum done upstream)
     "cn_ric": (
-        r"^[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
-        r"[0-9]{3}[0-9X]$",
+        full_match(
+            r"[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+            r"[0-9]{3}[0-9X]"
+        ),
         "a national ID outside GB 11643's format slipped through.",
     ),
-    "us_ssn": (r"^[0-9]{9}$", "a social security number is nine digits."),
-    "generic": (r"^[0-9A-Z]{4,}$", "a national ID is upper-case letters and digits only."),
-    "none": (r"^$", "national IDs are not used in this deployment: none should be there."),
+    "us_ssn": (full_match(r"[0-9]{9}"), "a social security number is nine digits."),
+    "generic": (
+        full_match(r"[0-9A-Z]{4,}"),
+        "a national ID is upper-case letters and digits only.",
+    ),
+    "none": (full_match(""), "national IDs are not used in this deployment: none should be there."),
 }
-CARD_NO = r"^[0-9]{10}$"
-UNIONID = r"^[A-Za-z0-9_\-]{1,64}$"
+CARD_NO = full_match(r"[0-9]{10}")
+UNIONID = full_match(r"[A-Za-z0-9_\-]{1,64}")
 
 FORMATS = {
     "phone": (E164, "a phone that is not E.164 would never match the same phone elsewhere."),

@@ -5,7 +5,7 @@ member tier and lifecycle stage values are dbt tests of the model."""
 import great_expectations.expectations as gxe
 
 from expectations._shared import critical, per_row
-from orchestration.lib.quality.expectations import Suite
+from orchestration.lib.quality.expectations import ANY, WHITESPACE, Suite, full_match
 
 CUSTOMERS = ("marts", "dim_customer")
 
@@ -31,11 +31,20 @@ RFM_SEGMENTS = [
 ]
 # what the masking macros emit (dbt_project/macros/privacy/masking.sql)
 MASKS = {
-    "display_name": (r"^.(?:\*|\*\*\*)$", "a name shows more than its first character."),
-    "phone_masked": (r"^[0-9]{3}\*{4}[0-9]{4}$", "a phone shows more than 3 + 4 digits."),
-    "email_masked": (r"^[^@]?\*\*\*@[^@\s]+$", "an email shows more than its first character."),
-    "phone_token": (r"^[0-9a-f]{64}$", "a phone token is not an HMAC-SHA256 hex digest."),
-    "email_token": (r"^[0-9a-f]{64}$", "an email token is not an HMAC-SHA256 hex digest."),
+    "display_name": (
+        full_match(rf"{ANY}(?:\*|\*\*\*)"),
+        "a name shows more than its first character.",
+    ),
+    "phone_masked": (full_match(r"[0-9]{3}\*{4}[0-9]{4}"), "a phone shows more than 3 + 4 digits."),
+    "email_masked": (
+        full_match(rf"[^@]?\*\*\*@[^@{WHITESPACE}]+"),
+        "an email shows more than its first character.",
+    ),
+    "phone_token": (full_match(r"[0-9a-f]{64}"), "a phone token is not an HMAC-SHA256 hex digest."),
+    "email_token": (
+        full_match(r"[0-9a-f]{64}"),
+        "an email token is not an HMAC-SHA256 hex digest.",
+    ),
 }
 
 ROWS = Suite(

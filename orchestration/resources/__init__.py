@@ -15,7 +15,7 @@ from pydantic import Field
 from orchestration import settings
 from orchestration.lib.files import restrict_new_files
 from orchestration.lib.identity.locale import Locale
-from orchestration.lib.identity.probabilistic import Scorer, score
+from orchestration.lib.identity.resolve import CandidateLinks
 from orchestration.lib.ingest.lake import Lake
 
 if TYPE_CHECKING:
@@ -114,26 +114,40 @@ class EngineResource(dg.ConfigurableResource):
             con.close()
 
     def session(self, warehouse: WarehouseResource) -> Callable[[], SparkSession] | None:
-        """On Spark: the session, with the lake's tables listed afresh, opened at the first call
-        and kept (the checks run their queries in it); on DuckDB, None."""
+        """On Spark: the session the checks run their queries in, opened at the first call
+        with the lake's raw tables listed afresh, and kept (a failure too: it is raised again,
+        not retried per suite); on DuckDB, None."""
         if not self.is_spark:
             return None
-        from orchestration.lib.spark import bridge
+        from orchestration.lib.spark.session import connect, refresh_raw_tables
 
-        return functools.cache(lambda: bridge.session(self.spark_remote, warehouse.lake))
+        @functools.cache
+        def opened() -> SparkSession | Exception:
+            try:
+                return refresh_raw_tables(connect(self.spark_remote), warehouse.lake)
+            except Exception as error:
+                return error
 
-    def pair_scorer(self, warehouse: WarehouseResource) -> Scorer:
-        """What scores identity's candidate pairs: Splink on the driver's DuckDB, or on Spark
-        with its Spark backend (orchestration/lib/spark/linking.py)."""
+        def session() -> SparkSession:
+            found = opened()
+            if isinstance(found, Exception):
+                raise found
+            return found
+
+        return session
+
+    def candidate_links(self, warehouse: WarehouseResource) -> CandidateLinks:
+        """Where identity's candidate links are found: the deterministic links and Splink's
+        pairs on the driver's DuckDB, or on Spark (orchestration/lib/spark/linking.py)."""
         if not self.is_spark:
-            return score
+            return CandidateLinks()
         from orchestration.lib.spark import bridge
-        from orchestration.lib.spark.linking import SparkScorer
+        from orchestration.lib.spark.linking import SparkLinks
 
-        return SparkScorer(
+        return SparkLinks(
             lambda: bridge.session(self.spark_remote, warehouse.lake),
             warehouse.spark_dir / "handoff",
-        )
+        ).links()
 
     @contextmanager
     def on_the_driver(

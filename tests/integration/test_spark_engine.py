@@ -9,7 +9,9 @@ outcomes. The standalone-cluster variant is in test_spark_cluster.py (slow).
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -33,9 +35,16 @@ from orchestration import settings
 from orchestration.lib.compare import compare_warehouses, figures
 from orchestration.lib.identity import benchmarks, normalise
 from orchestration.lib.identity.probabilistic import PROFILE_COLUMNS, TrainingReport, score, train
-from orchestration.lib.quality.expectations import Rule, Suite, run_suite
+from orchestration.lib.identity.resolve import deterministic_edges
+from orchestration.lib.quality.expectations import (
+    WHITESPACE,
+    Rule,
+    Suite,
+    full_match,
+    run_suite,
+)
 from orchestration.lib.spark import linking, server
-from orchestration.lib.spark.linking import SparkScorer
+from orchestration.lib.spark.linking import SparkLinks
 from orchestration.lib.spark.session import connect, register_functions
 from tests.integration.conftest import SampleRun, read_xref, run_sample_on_spark
 
@@ -98,13 +107,19 @@ def test_the_spark_run_succeeds_with_the_check_outcomes_of_duckdb(
 
 
 # rows that break every kind of rule the suites use, nulls in every column
+# rows that break every kind of rule the suites use: nulls in every column, NaN, line ends
+# after a value (Java's `$` and Python's each let one through), an ideographic space (written
+# as itself: Spark's chr() is ASCII only)
 _HOSTILE = """
     select * from (values
         (1, 'a', 'a', 5.0, 'ab1', 'x', 'click_and_collect', 3, 2),
         (2, 'b', null, -1.0, 'zz', 'q', 'delivery', 1, 2),
         (3, null, null, null, null, 'x', 'click_and_collect', null, 1),
         (3, 'c', 'd', 250.0, 'AB', null, 'delivery', 2, null),
-        (4, 'e', 'e', 7.5, 'cd9', 'x', 'click_and_collect', 2, 2)
+        (4, 'e', 'e', 7.5, 'cd9', 'x', 'click_and_collect', 2, 2),
+        (5, 'f', 'f', 'NaN'::double, 'ab1' || chr(13), 'x', 'delivery', 3, 3),
+        (6, 'g', 'g', 1.0, 'ab1' || chr(10), 'x', 'delivery', 3, 3),
+        (7, 'h\u3000', 'h\u3000', 2.0, 'cd2', 'x', 'delivery', 3, 3)
     ) as t(id, a, b, n, code, kind, fulfilment, big, small)
 """
 
@@ -150,8 +165,16 @@ def _hostile_rules() -> tuple[Rule, ...]:
         warning("in_set", gxe.ExpectColumnValuesToBeInSet(column="kind", value_set=["x"]), "."),
         warning("unique", gxe.ExpectColumnValuesToBeUnique(column="id"), "."),
         warning(
-            "pattern", gxe.ExpectColumnValuesToMatchRegex(column="code", regex="^[a-z]+[0-9]$"), "."
+            "pattern",
+            gxe.ExpectColumnValuesToMatchRegex(column="code", regex=full_match("[a-z]+[0-9]")),
+            ".",
         ),
+        warning(
+            "no_space",
+            gxe.ExpectColumnValuesToMatchRegex(column="a", regex=full_match(f"[^{WHITESPACE}]+")),
+            ".",
+        ),
+        warning("n_not_null", gxe.ExpectColumnValuesToNotBeNull(column="n"), "."),
         warning("not_null", gxe.ExpectColumnValuesToNotBeNull(column="a"), "."),
         warning("not_null_where", gxe.ExpectColumnValuesToNotBeNull(column="b", **collect), "."),
         warning("rows", gxe.ExpectTableRowCountToBeBetween(min_value=1), "."),
@@ -199,7 +222,7 @@ def test_great_expectations_judges_spark_dataframes_as_pandas_frames(
     on_spark = run_suite(suite, lake=tmp_path, spark=lambda: spark)
     assert (on_duckdb.read_on, on_duckdb.validated_on) == ("duckdb", "pandas")
     assert (on_spark.read_on, on_spark.validated_on) == ("spark", "spark")
-    assert on_spark.rows == on_duckdb.rows == 5
+    assert on_spark.rows == on_duckdb.rows == 8
     failed = set()
     for duck, spark_result in zip(on_duckdb.results, on_spark.results, strict=True):
         assert spark_result.error is None and duck.error is None, (duck.error, spark_result.error)
@@ -208,6 +231,17 @@ def test_great_expectations_judges_spark_dataframes_as_pandas_frames(
         failed |= set() if duck.passed else {duck.name}
     # every rule but the ones the rows keep is broken, so the verdicts above mean something
     assert failed == {r.name for r in rules} - {"ge_ignored_mostly", "at_least_mostly", "rows"}
+    found = {r.name: r.unexpected_count for r in on_spark.results}
+    assert (found["pattern"], found["no_space"], found["n_not_null"]) == (4, 1, 2)
+    # personal data stays out on Spark too: no value of a PII column in any result
+    private = run_suite(
+        dataclasses.replace(suite, pii=frozenset({"code", "a"})), lake=tmp_path, spark=lambda: spark
+    )
+    shown = json.dumps([dataclasses.asdict(r) for r in private.results], default=str)
+    assert not re.search(r"\bzz\b|\bAB\b|ab1|\bcd9\b", shown)
+    for result in private.results:
+        if {"code", "a"} & set(result.columns):
+            assert result.pii and result.samples is None
 
 
 def test_spark_gives_the_customers_and_marts_of_duckdb(spark_run: SparkRun, sample_run: SampleRun):
@@ -297,8 +331,8 @@ def test_splink_scores_the_public_febrl_records_on_spark_as_on_duckdb(
     model = train(profiles)
     assert not isinstance(model, TrainingReport)
     on_duckdb = score(profiles, model, threshold=0.5)
-    scorer = SparkScorer(lambda: connect(spark_run.remote), tmp_path / "handoff")
-    on_spark = scorer(profiles, model, threshold=0.5)
+    on_the_cluster = SparkLinks(lambda: connect(spark_run.remote), tmp_path / "handoff")
+    on_spark = on_the_cluster.score(profiles, model, threshold=0.5)
     assert list(on_spark.columns) == list(on_duckdb.columns)
 
     def pairs(found: pd.DataFrame) -> set[tuple[int, int]]:
@@ -315,12 +349,31 @@ def test_splink_scores_the_public_febrl_records_on_spark_as_on_duckdb(
     weights = on_duckdb.merge(on_spark, on=["unique_id_l", "unique_id_r"])
     assert (abs(weights["match_weight_x"] - weights["match_weight_y"]) < 0.01).mean() > 0.99
     focus = pa.array(range(0, len(rows), 7), pa.int64())
-    around = scorer(profiles, model, threshold=0.5, focus=focus)
+    around = on_the_cluster.score(profiles, model, threshold=0.5, focus=focus)
     expected = {p for p in pairs(on_spark) if p[0] % 7 == 0 or p[1] % 7 == 0}
     assert pairs(around) == expected and len(expected) > 100
-    # nothing left behind: hand-off files, Splink's views
+    # the deterministic links of the same records' identifiers (FEBRL's social security
+    # numbers, which most duplicates share; the postcode stands in for a second, less trusted
+    # identifier, so a pair sharing both links once, by the first): the same links, same order
+    con = duckdb.connect()
+    con.register("profiles", profiles)
+    kinds = ("national_id", "postal_code")
+    con.execute(
+        "create temp table _ids as "
+        + " union all ".join(
+            f"select unique_id as node, '{kind}' as identifier_type, {kind} as identifier_value "
+            f"from profiles where {kind} is not null"
+            for kind in kinds
+        )
+    )
+    stars = on_the_cluster.stars(con, kinds)
+    assert stars == deterministic_edges(con, kinds)
+    assert stars["rule"].count("same_national_id") > 400
+    assert stars["rule"].count("same_postal_code") > 100
+    # nothing left behind: hand-off files, Splink's views and ours
     assert not [p for p in (tmp_path / "handoff").rglob("*") if p.is_file()]
-    assert not [t.name for t in scorer.spark.catalog.listTables() if "splink" in t.name]
+    views = [t.name for t in on_the_cluster.spark.catalog.listTables() if t.isTemporary]
+    assert not [name for name in views if "splink" in name or name.startswith("omni360_ids")]
 
     # a scoring that fails after the profiles went to Spark removes them, and says why it failed
     def fails(*args, **kwargs):
@@ -328,5 +381,5 @@ def test_splink_scores_the_public_febrl_records_on_spark_as_on_duckdb(
 
     monkeypatch.setattr(linking, "Linker", fails)
     with pytest.raises(RuntimeError, match="went away"):
-        scorer(profiles, model, threshold=0.5)
+        on_the_cluster.score(profiles, model, threshold=0.5)
     assert not list((tmp_path / "handoff").rglob("*.parquet"))

@@ -127,7 +127,7 @@ def identity_resolution(
                 progress=lambda step: context.log.info(f"identity resolution: {step} done"),
                 full_refresh=run_mode.rebuilds(warehouse),
                 retrain=run_mode.retrain,
-                scorer=engine.pair_scorer(warehouse),
+                links=engine.candidate_links(warehouse),
             )
         scope = result.scope
         resolved = (

@@ -227,21 +227,20 @@ def _restrict(con: duckdb.DuckDBPyConnection, nodes: np.ndarray | None) -> None:
     )
 
 
-def _deterministic_edges(
-    con: duckdb.DuckDBPyConnection, identifier_types: tuple[str, ...]
-) -> dict[str, list]:
-    # each record links to the first record holding the same value: a star per value
+def stars_sql(ids: str, identifier_types: tuple[str, ...]) -> str:
+    """The deterministic links among the identifiers `ids` (node, identifier_type,
+    identifier_value) of `identifier_types`: each record links to the first record (lowest node)
+    holding the same value, a star per value, one link per pair of records by its most trusted
+    type. DuckDB's SQL; on Spark it runs translated (orchestration/lib/spark/linking.py)."""
     priority = " ".join(f"when '{name}' then {rank}" for rank, name in enumerate(identifier_types))
     types = ", ".join(f"'{name}'" for name in identifier_types)
-    return _fetch_columns(
-        con,
-        f"""
+    return f"""
         with stars as (
             select
                 identifier_type,
                 min(node) over (partition by identifier_type, identifier_value) as left_node,
                 node as right_node
-            from _ids
+            from {ids}
             where identifier_type in ({types})
         )
         select left_node, right_node, 'same_' || identifier_type as rule
@@ -250,9 +249,42 @@ def _deterministic_edges(
         qualify row_number() over (
             partition by left_node, right_node order by case identifier_type {priority} end
         ) = 1
-        order by case identifier_type {priority} end, left_node, right_node
-        """,
+    """
+
+
+def ordered_edges(
+    con: duckdb.DuckDBPyConnection, edges: str, identifier_types: tuple[str, ...]
+) -> dict[str, list]:
+    """The links of `edges` (a relation of `stars_sql`'s columns) in the order they are applied:
+    the most trusted type first, then by node."""
+    rank = " ".join(
+        f"when 'same_{name}' then {position}" for position, name in enumerate(identifier_types)
     )
+    return _fetch_columns(
+        con,
+        f"select left_node, right_node, rule from {edges} "
+        f"order by case rule {rank} end, left_node, right_node",
+    )
+
+
+def deterministic_edges(
+    con: duckdb.DuckDBPyConnection, identifier_types: tuple[str, ...]
+) -> dict[str, list]:
+    """The deterministic links among the records being resolved (`_ids`), on the driver."""
+    return ordered_edges(con, f"({stars_sql('_ids', identifier_types)})", identifier_types)
+
+
+Stars = Callable[[duckdb.DuckDBPyConnection, tuple[str, ...]], dict[str, list]]
+
+
+@dataclass(frozen=True)
+class CandidateLinks:
+    """Where the candidate links are found: the deterministic links of shared identifiers
+    (`stars`) and Splink's scored pairs (`score`). On the driver's DuckDB by default; on Spark,
+    orchestration/lib/spark/linking.py. The guarded clustering of them is the driver's."""
+
+    score: Scorer = score
+    stars: Stars = deterministic_edges
 
 
 def _profiles_for_matching(con: duckdb.DuckDBPyConnection, nodes: str = "_nodes") -> pa.Table:
@@ -430,7 +462,7 @@ def _cluster(
     model: TrainedModel | None,
     result: ResolutionResult,
     step: Callable[[str], None],
-    scorer: Scorer,
+    links: CandidateLinks,
 ) -> tuple[list[int], pa.Table]:
     uf = _build_union_find(con, config)
     log = _LinkLog()
@@ -438,7 +470,7 @@ def _cluster(
     for left, right in _overrides(con, "identity_never_links", result):
         uf.forbid(left, right)
         log.add(left, right, "never_link", "never_link")
-    _link(con, config, model, uf, log, step, scorer)
+    _link(con, config, model, uf, log, step, links)
     # last, over the finished customers: a force link joins two customers whole, and no guard
     # can then refuse the links that built either of them; never-link still wins
     for left, right in _overrides(con, "identity_force_links", result):
@@ -453,18 +485,18 @@ def _link(
     uf: ConstrainedUnionFind,
     log: _LinkLog,
     step: Callable[[str], None],
-    scorer: Scorer,
+    links: CandidateLinks,
 ) -> None:
     """Apply the strategy's links, strongest first (Splink pairs only with a trained model)."""
     if config.strategy == "exact_keys":
-        edges = _deterministic_edges(con, (*STRONG_IDENTIFIERS, "phone"))
+        edges = links.stars(con, (*STRONG_IDENTIFIERS, "phone"))
         for left, right, rule in zip(
             edges["left_node"], edges["right_node"], edges["rule"], strict=True
         ):
             log.add(left, right, rule, uf.union(left, right, check=False))
         return
     if config.strategy == "full":
-        edges = _deterministic_edges(con, STRONG_IDENTIFIERS)
+        edges = links.stars(con, STRONG_IDENTIFIERS)
         for left, right, rule in zip(
             edges["left_node"], edges["right_node"], edges["rule"], strict=True
         ):
@@ -474,7 +506,9 @@ def _link(
         step("deterministic")
 
     found = (
-        scorer(_profiles_for_matching(con), model, threshold=min(0.5, config.match_probability))
+        links.score(
+            _profiles_for_matching(con), model, threshold=min(0.5, config.match_probability)
+        )
         if model is not None
         else pd.DataFrame(columns=PAIR_COLUMNS)
     )
@@ -879,13 +913,13 @@ def resolve(
     progress: Callable[[str], None] | None = None,
     full_refresh: bool = False,
     retrain: bool = False,
-    scorer: Scorer = score,
+    links: CandidateLinks = CandidateLinks(),
 ) -> ResolutionResult:
     """Resolve the source records of the warehouse into customers; see the module docstring.
 
     Incremental unless `full_refresh`: only the records connected to a change are resolved
     again (scope.py), with the frozen model; `retrain` trains the model again first (a model
-    trained again resolves everything). `scorer` scores the candidate pairs (on Spark:
+    trained again resolves everything). `links` finds the candidate links (on Spark:
     orchestration/lib/spark/linking.py)."""
     config = config or ResolverConfig()
     result = ResolutionResult(run_id=run_id)
@@ -909,12 +943,12 @@ def resolve(
         else (None, None)
     )
     step("model")
-    plan, nodes = _plan(con, config, model, full_refresh, trained_because, result, scorer)
+    plan, nodes = _plan(con, config, model, full_refresh, trained_because, result, links.score)
     result.scope = asdict(plan)
     _restrict(con, nodes)
     step("scope")
     roots, links = (
-        _cluster(con, config, model, result, step, scorer) if not plan.empty else ([], None)
+        _cluster(con, config, model, result, step, links) if not plan.empty else ([], None)
     )
 
     con.execute("begin transaction")

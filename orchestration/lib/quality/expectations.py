@@ -14,6 +14,7 @@ Plain code: no Dagster objects (see orchestration/defs/quality/checks.py).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -41,6 +42,7 @@ from great_expectations.data_context.types.base import (
 from great_expectations.execution_engine import pandas_execution_engine
 from great_expectations.expectations.expectation import Expectation
 from great_expectations.expectations.metadata_types import FailureSeverity
+from sqlglot import exp
 
 from orchestration.lib.publish import attach_read_only
 
@@ -60,6 +62,20 @@ SAMPLE_SIZE = 10  # unexpected values kept per rule (non-PII columns only)
 WITHHELD = "withheld: personal data"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _RAW = re.compile(r"\{raw:([a-z_]+)\.([a-z_]+)\}")
+
+# GE matches regexes with Python's `re` on pandas and Java's on Spark, which differ at line
+# terminators (`$` before a final one, `.`) and at spaces beyond ASCII (`\s`): patterns anchor
+# with `full_match` and say ANY and WHITESPACE, which mean the same in both
+END = r"(?![\s\S])"  # the end of the text, nothing after
+ANY = r"[\s\S]"
+WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def full_match(pattern: str) -> str:
+    """A regex the whole value must match, alike on GE's pandas and Spark engines."""
+    return f"^(?:{pattern}){END}"
+
+
 # result keys that can hold row values or row positions
 _VALUE_KEYS = ("partial_unexpected_list", "partial_unexpected_counts", "unexpected_list", "details")
 _INDEX_KEYS = (
@@ -204,7 +220,16 @@ def spark_sql(suite: Suite, load_suffix: str | None = None) -> str:
     assert suite.query is not None
     query = _RAW.sub(lambda m: f"{m[1]}.{m[2]}", suite.query)
     query = query.replace("{loads}", _loads(suite, load_suffix))
-    return sqlglot.transpile(query, read="duckdb", write="spark")[0]
+    return sqlglot.parse_one(query, read="duckdb").transform(_spark_hash).sql("spark")
+
+
+def _spark_hash(node: exp.Expression) -> exp.Expression:
+    # Spark's hash() is 32 bits and skips nulls, so (x, null) and (null, x) collide; the JSON of
+    # the values keeps each in its column
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "hash":
+        values = exp.func("struct", *node.expressions)
+        return exp.func("xxhash64", exp.func("to_json", values))
+    return node
 
 
 def new_context() -> AbstractDataContext:
@@ -349,14 +374,23 @@ def run_suite(
     started = time.perf_counter()
     new_rows_only = suite.per_load and bool(load_suffix)
     on_spark = spark is not None and suite.query is not None and not suite.on_driver
+    where = {
+        "new_rows_only": new_rows_only,
+        "read_on": "spark" if on_spark else "python" if suite.frame is not None else "duckdb",
+        "validated_on": "spark" if on_spark and not suite.observes else "pandas",
+    }
     frame: pd.DataFrame | SparkFrame | None = None
     try:
         try:
             if on_spark:
                 assert spark is not None
-                frame = spark().sql(spark_sql(suite, load_suffix))
+                frame = spark_frame(spark(), spark_sql(suite, load_suffix))
                 if suite.observes:
                     frame = _to_pandas(frame.toArrow())
+                else:
+                    # run the query here, once: its errors are the read's (withheld for PII)
+                    frame.persist()
+                    frame.count()
             else:
                 frame = read_frame(
                     suite,
@@ -366,17 +400,36 @@ def run_suite(
                     load_suffix=load_suffix,
                 )
         except Exception as error:  # reported as failed checks, not as a crashed step
-            return failed_suite(suite, f"could not read the data: {_error_text(suite, error)}")
+            failed = failed_suite(suite, f"could not read the data: {_error_text(suite, error)}")
+            return dataclasses.replace(failed, **where)
         read_seconds = time.perf_counter() - started
         try:
             result = validate(suite, frame, parameters=parameters, read_seconds=read_seconds)
         except Exception as error:
-            return failed_suite(suite, f"could not validate: {_error_text(suite, error)}")
+            failed = failed_suite(suite, f"could not validate: {_error_text(suite, error)}")
+            return dataclasses.replace(failed, **where)
     finally:
         if frame is not None and not isinstance(frame, pd.DataFrame):
-            frame.unpersist()
-    read_on = "spark" if on_spark else "python" if suite.frame is not None else "duckdb"
-    return dataclasses.replace(result, new_rows_only=new_rows_only, read_on=read_on)
+            with contextlib.suppress(Exception):  # a lost session must not hide the results
+                frame.unpersist()
+    return dataclasses.replace(result, **where)
+
+
+def spark_frame(spark: SparkSession, query: str) -> SparkFrame:
+    """The query's rows on Spark, NaN as null: GE's pandas engine counts NaN as missing, its
+    Spark engine as a value (a not-null rule would pass it, a maximum would fail it)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DoubleType, FloatType
+
+    frame = spark.sql(query)
+    return frame.select(
+        *(
+            F.when(F.isnan(F.col(field.name)), None).otherwise(F.col(field.name)).alias(field.name)
+            if isinstance(field.dataType, DoubleType | FloatType)
+            else F.col(field.name)
+            for field in frame.schema.fields
+        )
+    )
 
 
 def _error_text(suite: Suite, error: Exception) -> str:
@@ -428,8 +481,13 @@ def scrub(evr: ExpectationValidationResult, pii: bool) -> None:
             )
     message = exception_message(evr.exception_info)
     if message is not None:
-        # a message can quote the value that broke a comparison; tracebacks hold no more
-        message = message.split(":")[0] if pii else message[:500]
+        # a message can quote the value that broke a comparison; tracebacks hold no more.
+        # Spark's begin with their error class, then quote (`[CAST_INVALID_INPUT] The value…`)
+        spark_class = re.match(r"\[[A-Z0-9_.]+\]", message)
+        if pii:
+            message = spark_class[0] if spark_class else message.split(":")[0]
+        else:
+            message = message[:500]
     evr.exception_info = {
         "raised_exception": message is not None,
         "exception_message": message,

@@ -1,4 +1,5 @@
-"""Candidate pairs blocked and scored on Spark, for the Spark engine's identity resolution.
+"""Candidate links found on Spark, for the Spark engine's identity resolution: the
+deterministic links of shared identifiers, and Splink's candidate pairs blocked and scored.
 
 The frozen model (trained on the driver: training samples pairs, scoring reads them all) is
 written in Spark SQL (`probabilistic.settings_for_spark`) and Splink's Spark backend blocks and
@@ -13,7 +14,7 @@ import contextlib
 import logging
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -32,9 +33,11 @@ from orchestration.lib.identity.probabilistic import (
     pairs_sql,
     settings_for_spark,
 )
+from orchestration.lib.identity.resolve import CandidateLinks, ordered_edges, stars_sql
 from orchestration.lib.sql import literal
 
 log = logging.getLogger(__name__)
+_VIEW_PREFIX = "omni360_ids_"
 
 
 class _SparkAPI(SparkAPI):
@@ -44,9 +47,11 @@ class _SparkAPI(SparkAPI):
         return sqlglot.transpile(sql, read="spark", write="spark", pretty=True)[0]
 
 
-class SparkScorer:
-    """`probabilistic.score` on Spark: the same signature, the same pairs' columns. The session
-    is opened at the first scoring (a run that scores nothing never opens one)."""
+class SparkLinks:
+    """`resolve.CandidateLinks` on Spark: `score` is `probabilistic.score` (the same signature,
+    the same pairs' columns) and `stars` `resolve.deterministic_edges`, each computed on the
+    cluster. The session is opened at the first use (a run that links nothing never opens
+    one)."""
 
     def __init__(self, session: Callable[[], SparkSession], handoff: Path) -> None:
         self._session = session
@@ -65,7 +70,58 @@ class SparkScorer:
             self._spark = spark
         return self._spark
 
-    def __call__(
+    def links(self) -> CandidateLinks:
+        return CandidateLinks(score=self.score, stars=self.stars)
+
+    @contextlib.contextmanager
+    def _job(self) -> Iterator[Path]:
+        """A hand-off folder for one job's files, removed after it (they hold personal data);
+        the job's Spark work is tagged, so a failure or an interruption here stops it."""
+        folder = self.folder / uuid.uuid4().hex
+        tag = f"omni360-{folder.name}"
+        self.spark.addTag(tag)
+        try:
+            yield folder
+        except BaseException:
+            # failed, or interrupted on this side (Dagster's terminate): Spark's jobs would
+            # otherwise go on writing into the hand-off after it is cleared
+            with contextlib.suppress(Exception):
+                self.spark.interruptTag(tag)
+            raise
+        finally:
+            self.spark.removeTag(tag)
+            # the files hold personal data: removed first, whatever Spark does next
+            shutil.rmtree(folder, ignore_errors=True)
+            if folder.exists():
+                log.error("could not remove the hand-off folder %s", folder)
+            self._drop_temporary_views()
+
+    def stars(
+        self, con: duckdb.DuckDBPyConnection, identifier_types: tuple[str, ...]
+    ) -> dict[str, list]:
+        """The deterministic links of the records being resolved (`_ids` on `con`): their
+        identifiers go to Spark, which finds the stars of shared values (a shuffle by value)."""
+        with self._job() as folder:
+            ids, edges = folder / "ids", folder / "edges"
+            ids.mkdir(parents=True)
+            types = ", ".join(literal(name) for name in identifier_types)
+            con.execute(
+                "copy (select node, identifier_type, identifier_value from _ids "
+                f"where identifier_type in ({types})) "
+                f"to {literal(str(ids / 'part-0.parquet'))} (format parquet)"
+            )
+            view = f"{_VIEW_PREFIX}{folder.name}"
+            self.spark.read.parquet(str(ids)).createOrReplaceTempView(view)
+            found = sqlglot.transpile(
+                stars_sql(view, identifier_types), read="duckdb", write="spark"
+            )[0]
+            self.spark.sql(found).write.mode("overwrite").parquet(str(edges))
+            if not any(edges.glob("*.parquet")):
+                return {"left_node": [], "right_node": [], "rule": []}
+            files = literal(str(edges / "*.parquet"))
+            return ordered_edges(con, f"read_parquet({files})", identifier_types)
+
+    def score(
         self,
         profiles: pa.Table,
         model: TrainedModel,
@@ -74,7 +130,6 @@ class SparkScorer:
         focus: pa.Array | None = None,
     ) -> pd.DataFrame:
         logging.getLogger("splink").setLevel(logging.ERROR)
-        folder = self.folder / uuid.uuid4().hex
         table = profiles.select(PROFILE_COLUMNS)
         # Splink asks for `spark.default.parallelism`, which a Connect session does not have
         # (it falls back); pyspark's client would log the refusal as an error
@@ -92,10 +147,7 @@ class SparkScorer:
                 f"Splink's similarity functions are not on the Spark server: its jar "
                 f"({similarity_jar_location()}) did not register. Check the server's log."
             )
-        # the scoring's Spark jobs carry a tag, so an interrupted scoring stops them
-        tag = f"omni360-scoring-{folder.name}"
-        self.spark.addTag(tag)
-        try:
+        with self._job() as folder:
             settings = settings_for_spark(model.settings)
             everyone = self._to_spark(table, folder / "profiles")
             linker = Linker(db.register(everyone), settings, log_level=40)
@@ -127,33 +179,20 @@ class SparkScorer:
                 written.append(folder / f"pairs_{i}")
                 frame.select(*kept).write.mode("overwrite").parquet(str(written[-1]))
             return _account(table, model, written)
-        except BaseException:
-            # failed, or interrupted on this side (Dagster's terminate): Spark's jobs would
-            # otherwise go on writing pairs into the hand-off after it is cleared
-            with contextlib.suppress(Exception):
-                self.spark.interruptTag(tag)
-            raise
-        finally:
-            self.spark.removeTag(tag)
-            # the profiles hold personal data: removed first, whatever Spark does next
-            shutil.rmtree(folder, ignore_errors=True)
-            if folder.exists():
-                log.error("could not remove the scoring's hand-off folder %s", folder)
-            self._drop_splink_tables()
 
-    def _drop_splink_tables(self) -> None:
+    def _drop_temporary_views(self) -> None:
         """Splink persists its steps as temporary views and never drops them: they are dropped
-        here, and uncached (only they: other sessions' caches on the server are left alone).
-        A failure is logged, not raised over the scoring's own error or result."""
+        here with ours, and uncached (only they: other sessions' caches on the server are left
+        alone). A failure is logged, not raised over the job's own error or result."""
         try:
             catalog = self.spark.catalog
             for view in catalog.listTables():
-                if view.isTemporary and view.name.startswith("__splink__"):
+                if view.isTemporary and view.name.startswith(("__splink__", _VIEW_PREFIX)):
                     if catalog.isCached(view.name):
                         catalog.uncacheTable(view.name)
                     catalog.dropTempView(view.name)
         except Exception as error:
-            log.warning("could not drop Splink's temporary tables on Spark: %s", error)
+            log.warning("could not drop the temporary views on Spark: %s", error)
 
     def _to_spark(self, table: pa.Table, folder: Path) -> DataFrame:
         folder.mkdir(parents=True, exist_ok=True)

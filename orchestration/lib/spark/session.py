@@ -103,6 +103,22 @@ def register_lake(spark: SparkSession, lake: Path) -> None:
         spark.sql(f"create table {name} {ddl}")
 
 
+def refresh_raw_tables(spark: SparkSession, lake: Path) -> SparkSession:
+    """The lake's raw tables with their files listed afresh, dropped and created only when
+    missing or declared otherwise: a step that only reads them (the checks) leaves the tables
+    in place for the steps running beside it."""
+    ddl = lake_tables(lake)
+    for table in raw_tables():
+        name = f"{table.source}.{table.name}"
+        if spark.catalog.tableExists(name) and spark.table(name).columns == raw_schema(table).names:
+            spark.sql(f"refresh table {name}")
+            continue
+        spark.sql(f"create database if not exists {table.source}")
+        spark.sql(f"drop table if exists {name}")
+        spark.sql(f"create table {name} {ddl[name]}")
+    return spark
+
+
 def prepare(spark: SparkSession, lake: Path) -> SparkSession:
     register_functions(spark)
     register_lake(spark, lake)
