@@ -141,12 +141,12 @@ class EngineResource(dg.ConfigurableResource):
         pairs on the driver's DuckDB, or on Spark (orchestration/lib/spark/linking.py)."""
         if not self.is_spark:
             return CandidateLinks()
-        from orchestration.lib.spark import bridge
         from orchestration.lib.spark.linking import SparkLinks
+        from orchestration.lib.spark.session import connect
 
+        # it reads only the hand-off's files: no lake tables or functions to register
         return SparkLinks(
-            lambda: bridge.session(self.spark_remote, warehouse.lake),
-            warehouse.spark_dir / "handoff",
+            lambda: connect(self.spark_remote), warehouse.spark_dir / "handoff"
         ).links()
 
     @contextmanager

@@ -106,7 +106,6 @@ def test_the_spark_run_succeeds_with_the_check_outcomes_of_duckdb(
     assert len(on_spark) >= len(where) - 3
 
 
-# rows that break every kind of rule the suites use, nulls in every column
 # rows that break every kind of rule the suites use: nulls in every column, NaN, line ends
 # after a value (Java's `$` and Python's each let one through), an ideographic space (written
 # as itself: Spark's chr() is ASCII only)

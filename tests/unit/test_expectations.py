@@ -28,9 +28,11 @@ from orchestration.lib.contracts import ENTITIES, entity, raw_table
 from orchestration.lib.ingest.lake import Lake, ManifestEntry, raw_schema
 from orchestration.lib.quality.expectations import (
     SAMPLE_SIZE,
+    WHITESPACE,
     Suite,
     SuiteResult,
     duckdb_sql,
+    full_match,
     read_frame,
     run_suite,
     scrub,
@@ -449,3 +451,49 @@ def test_every_suite_query_is_written_for_both_engines(tmp_path: Path):
             assert re.search(r"\b(crm|ecommerce|pos|social)\.[a-z_]+\b", spark), suite.name
         if suite.per_load:
             assert "_load_id like '%-abcd1234'" in duck and "LIKE '%-abcd1234'" in spark
+
+
+def test_a_spark_error_on_personal_data_keeps_only_its_class():
+    """Spark's messages quote the value that failed; GE may join one message per metric."""
+    nested = ExpectationValidationResult(
+        success=False,
+        expectation_config=ExpectationConfiguration(
+            type="expect_column_values_to_match_regex", kwargs={"column": "phone"}
+        ),
+        result={},
+        exception_info={
+            "metric_a": {"raised_exception": True, "exception_message": None},
+            "metric_b": {
+                "raised_exception": True,
+                "exception_message": f"[CAST_INVALID_INPUT] The value '{PHONES[0]}' of the type "
+                '"STRING" cannot be cast to "BIGINT". SQLSTATE: 22018',
+            },
+        },
+    )
+    scrub(nested, pii=True)
+    assert nested.exception_info["exception_message"] == "error; [CAST_INVALID_INPUT]"
+
+
+def test_the_regex_helpers_mean_the_same_in_python_and_java():
+    """WHITESPACE is Python's `\\s` spelt out (Java's `\\s` is ASCII only); a full match
+    lets nothing follow, a final line end included (both engines' `$` let one through)."""
+    spaces = "".join(chr(i) for i in range(0x110000) if chr(i).isspace())
+    spelt = "".join(chr(i) for i in range(0x110000) if re.match(f"[{WHITESPACE}]", chr(i)))
+    assert spelt == spaces
+    assert re.search(full_match("[0-9]{3}"), "123")
+    for value in ("123\n", "123\r", "1234", "12"):
+        assert not re.search(full_match("[0-9]{3}"), value)
+
+
+def test_spark_hashes_the_values_with_their_columns():
+    """Spark's hash() skips nulls: (x, null) and (null, x) would hash alike there."""
+    suite = Suite(
+        name="hashed",
+        asset=("test", "hashed"),
+        description="",
+        rules=(),
+        query="select min(hash(a, b)) as first_version from t",
+        reads_warehouse=False,
+    )
+    assert "XXHASH64(TO_JSON(STRUCT(a, b)))" in spark_sql(suite)
+    assert "hash(a, b)" in duckdb_sql(suite, Path("/lake"))

@@ -947,7 +947,7 @@ def resolve(
     result.scope = asdict(plan)
     _restrict(con, nodes)
     step("scope")
-    roots, links = (
+    roots, decided = (
         _cluster(con, config, model, result, step, links) if not plan.empty else ([], None)
     )
 
@@ -964,7 +964,7 @@ def resolve(
         )
         at = f"timestamp '{now:%Y-%m-%d %H:%M:%S.%f}'"
         if not plan.empty:
-            _write_customers(con, roots, links, run_id, now, full=plan.full)
+            _write_customers(con, roots, decided, run_id, now, full=plan.full)
         # only the records whose hash changed or that are gone: rewriting all of them (3.5M at
         # 1M persons) made the commit checkpoint the whole table, 20 s of a 1M increment
         con.execute(

@@ -479,15 +479,12 @@ def scrub(evr: ExpectationValidationResult, pii: bool) -> None:
             result["partial_unexpected_list"] = _plain(
                 result["partial_unexpected_list"][:SAMPLE_SIZE]
             )
-    message = exception_message(evr.exception_info)
-    if message is not None:
-        # a message can quote the value that broke a comparison; tracebacks hold no more.
-        # Spark's begin with their error class, then quote (`[CAST_INVALID_INPUT] The value…`)
-        spark_class = re.match(r"\[[A-Z0-9_.]+\]", message)
-        if pii:
-            message = spark_class[0] if spark_class else message.split(":")[0]
-        else:
-            message = message[:500]
+    messages = exception_messages(evr.exception_info)
+    # a message can quote the value that broke a comparison (tracebacks hold no more): on PII,
+    # each keeps its error class only (Spark's: `[CAST_INVALID_INPUT] The value '…' …`) or
+    # what precedes its first colon
+    kept = [_withheld(text) if pii else text for text in messages]
+    message = "; ".join(kept)[:500] if kept else None
     evr.exception_info = {
         "raised_exception": message is not None,
         "exception_message": message,
@@ -496,14 +493,23 @@ def scrub(evr: ExpectationValidationResult, pii: bool) -> None:
     evr.result = result
 
 
-def exception_message(info: Any) -> str | None:
-    """The error of an expectation: GE keeps it flat, or per metric when a metric failed."""
+def exception_messages(info: Any) -> list[str]:
+    """The errors of an expectation: GE keeps one flat, or one per metric that failed."""
     if not isinstance(info, dict):
-        return None
+        return []
     if info.get("raised_exception"):
-        return str(info.get("exception_message") or "error")
+        return [str(info.get("exception_message") or "error")]
     nested = [v for v in info.values() if isinstance(v, dict) and v.get("raised_exception")]
-    return "; ".join(str(v.get("exception_message") or "error") for v in nested) or None
+    return [str(v.get("exception_message") or "error") for v in nested]
+
+
+def exception_message(info: Any) -> str | None:
+    return "; ".join(exception_messages(info)) or None
+
+
+def _withheld(message: str) -> str:
+    spark_class = re.match(r"\[[A-Z0-9_.]+\]", message)
+    return spark_class[0] if spark_class else message.split(":")[0]
 
 
 def _columns(kwargs: Mapping[str, Any], rule: Rule) -> tuple[str, ...]:

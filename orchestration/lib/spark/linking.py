@@ -83,8 +83,10 @@ class SparkLinks:
         try:
             yield folder
         except BaseException:
-            # failed, or interrupted on this side (Dagster's terminate): Spark's jobs would
-            # otherwise go on writing into the hand-off after it is cleared
+            # failed, or interrupted on this side (Dagster's terminate): the personal data goes
+            # first (an interrupt may wait on a lost server), then Spark's jobs are stopped,
+            # which would otherwise go on writing into the hand-off after it is cleared
+            shutil.rmtree(folder, ignore_errors=True)
             with contextlib.suppress(Exception):
                 self.spark.interruptTag(tag)
             raise
@@ -116,8 +118,8 @@ class SparkLinks:
                 stars_sql(view, identifier_types), read="duckdb", write="spark"
             )[0]
             self.spark.sql(found).write.mode("overwrite").parquet(str(edges))
-            if not any(edges.glob("*.parquet")):
-                return {"left_node": [], "right_node": [], "rule": []}
+            if not (edges / "_SUCCESS").exists():  # written where this process cannot see it
+                raise RuntimeError(f"Spark's links are not in the hand-off folder {edges}")
             files = literal(str(edges / "*.parquet"))
             return ordered_edges(con, f"read_parquet({files})", identifier_types)
 

@@ -105,18 +105,31 @@ def register_lake(spark: SparkSession, lake: Path) -> None:
 
 def refresh_raw_tables(spark: SparkSession, lake: Path) -> SparkSession:
     """The lake's raw tables with their files listed afresh, dropped and created only when
-    missing or declared otherwise: a step that only reads them (the checks) leaves the tables
-    in place for the steps running beside it."""
+    missing or declared otherwise (columns, types, location: the metastore outlives runs): a
+    step that only reads them (the checks) leaves the tables in place for the steps beside it."""
     ddl = lake_tables(lake)
     for table in raw_tables():
         name = f"{table.source}.{table.name}"
-        if spark.catalog.tableExists(name) and spark.table(name).columns == raw_schema(table).names:
+        if _declared(spark, name, raw_schema(table), lake / "raw" / table.source / table.name):
             spark.sql(f"refresh table {name}")
             continue
         spark.sql(f"create database if not exists {table.source}")
         spark.sql(f"drop table if exists {name}")
         spark.sql(f"create table {name} {ddl[name]}")
     return spark
+
+
+def _declared(spark: SparkSession, name: str, schema: pa.Schema, location: Path) -> bool:
+    """Whether the table `name` exists with the columns, types and location declared."""
+    if not spark.catalog.tableExists(name):
+        return False
+    declared = from_arrow_schema(schema, prefer_timestamp_ntz=False).fields
+    found = spark.table(name).schema.fields
+    if [(f.name, f.dataType) for f in found] != [(f.name, f.dataType) for f in declared]:
+        return False
+    details = {row[0]: row[1] for row in spark.sql(f"describe table extended {name}").collect()}
+    where = str(details.get("Location") or "").removeprefix("file:")
+    return Path(where) == location
 
 
 def prepare(spark: SparkSession, lake: Path) -> SparkSession:
