@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dagster as dg
 
 from orchestration import settings
+from orchestration.lib.files import write_atomic
 from orchestration.resources import (
     EngineResource,
     LocaleResource,
@@ -14,8 +16,21 @@ from orchestration.resources import (
     WarehouseResource,
 )
 
-# the instance's settings: local SQLite storage in its folder, no telemetry (offline machines)
-INSTANCE_CONFIG = "telemetry:\n  enabled: false\n"
+# the instance's settings: local SQLite storage in its folder, the event log's connections kept
+# open (orchestration/lib/event_log.py), no telemetry (offline machines). A dagster.yaml that
+# starts otherwise is the operator's (PostgreSQL for a shared deployment) and is left alone.
+INSTANCE_MARK = "# written by omni360"
+INSTANCE_CONFIG = f"""{INSTANCE_MARK}: edit freely after removing this line, then it is kept
+telemetry:
+  enabled: false
+event_log_storage:
+  module: orchestration.lib.event_log
+  class: PooledSqliteEventLogStorage
+  config:
+    base_dir: {{event_logs}}
+"""
+# what earlier versions wrote: replaced like ours
+_EARLIER_CONFIGS = ("telemetry:\n  enabled: false\n",)
 
 
 def build_defs(
@@ -43,11 +58,17 @@ def instance_for(where: settings.Locations) -> dg.DagsterInstance:
     """The persistent Dagster instance of a warehouse (`where.dagster_home`): runs started by
     `omni360 run` and from the UI share its history, so `dagster dev` with the same DAGSTER_HOME
     shows their materialisations and check results."""
-    home = where.dagster_home
+    home = where.dagster_home.absolute()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(INSTANCE_CONFIG, encoding="utf-8")
+    # Dagster's own layout (history/runs/<run>.db), written again for where the folder is now:
+    # a warehouse folder copied or moved keeps its history
+    ours = INSTANCE_CONFIG.format(event_logs=json.dumps(str(home / "history" / "runs")))
+    written = config.read_text(encoding="utf-8") if config.exists() else None
+    if written != ours and (
+        written is None or written.startswith(INSTANCE_MARK) or written in _EARLIER_CONFIGS
+    ):
+        write_atomic(config, ours)
     return dg.DagsterInstance.from_config(str(home))
 
 

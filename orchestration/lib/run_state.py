@@ -5,8 +5,9 @@ When none of them changed since the last run that built everything (no landing f
 file loaded or withdrawn since, no erasure, the same code, dependencies and settings), building
 again would give the same warehouse: `omni360 run` and the daily schedule then run only
 ingestion and the delivery checks (freshness reads the wall clock), and say which run's
-warehouse and snapshot stand (docs/operations.md#a-run-with-nothing-new). When only the lake
-changed, they leave out the assets computed from the code alone (the dbt seeds, the calendar).
+warehouse and snapshot stand (docs/operations.md#a-run-with-nothing-new). When the code and
+settings are the same but the lake (or the answer key) changed, they leave out the assets
+computed from the code alone (the dbt seeds, the calendar).
 
 The record of that run is `<lake>/_ops/complete_run.json`, beside the full-refresh requests.
 """
@@ -84,6 +85,7 @@ class CompleteRun:
     finished_at: str
     inputs: str  # fingerprint of the code, dependencies, settings and answer key
     lake: str  # digest of the lake's manifest as the run built it
+    code: str | None = None  # the same without the answer key (None: recorded before it was)
 
 
 # the ingestion assets are keyed [<source>, <entity>] plus ingest/*
@@ -129,7 +131,8 @@ def plan_run(
     everything."""
     keys = graph.materializable_asset_keys
     try:
-        inputs = inputs_fingerprint(landing)
+        code = code_fingerprint()
+        inputs = inputs_fingerprint(landing, code)
         last = None if everything else last_complete_run(lake, warehouse, published)
         unchanged = last if last is not None and _nothing_new(last, inputs, landing, lake) else None
     except Exception:  # an unreadable landing zone or lake: the run says what is wrong
@@ -137,15 +140,32 @@ def plan_run(
     tags = {INPUTS_TAG: inputs}
     if unchanged is not None:
         return Plan(ingestion_keys(keys), tags, unchanged)
-    if last is not None and last.inputs == inputs:
+    # the seeds and the calendar do not read the answer key, which every delivery extends
+    if last is not None and last.code == code:
         return Plan(sorted(set(keys) - code_only_keys(graph), key=str), tags, None)
     return Plan(sorted(keys, key=str), tags, None)
 
 
-def inputs_fingerprint(landing: Path) -> str:
-    """A digest of everything besides the lake that a run's results depend on: the code, the
-    versions of the libraries that compute them, every OMNI360_* setting but the locations (the
-    token secret only inside the digest), and the answer key (the accuracy checks read it)."""
+def inputs_fingerprint(landing: Path, code: str | None = None) -> str:
+    """A digest of everything besides the lake that a run's results depend on: the code and
+    settings (`code_fingerprint`, computed unless given) and the answer key (the accuracy
+    checks read it)."""
+    digest = hashlib.sha256((code or code_fingerprint()).encode())
+    truth = landing / "_truth"
+    for path in sorted(truth.iterdir()) if truth.is_dir() else []:
+        if path.name.startswith("."):
+            continue  # the accuracy checks' cache of normalised values, written by runs
+        try:
+            stat = path.stat()
+            digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+        except OSError:
+            digest.update(f"{path.name}: unreadable".encode())
+    return digest.hexdigest()
+
+
+def code_fingerprint() -> str:
+    """A digest of the code, the versions of the libraries that compute the results, and every
+    OMNI360_* setting but the locations (the token secret only inside the digest)."""
     digest = hashlib.sha256()
     for root in CODE:
         paths = sorted(root.rglob("*")) if root.is_dir() else [root]
@@ -162,15 +182,6 @@ def inputs_fingerprint(landing: Path) -> str:
         if key in LOCATION_SETTINGS:
             continue
         digest.update(f"{key}={os.environ[key]}\0".encode())
-    truth = landing / "_truth"
-    for path in sorted(truth.iterdir()) if truth.is_dir() else []:
-        if path.name.startswith("."):
-            continue  # the accuracy checks' cache of normalised values, written by runs
-        try:
-            stat = path.stat()
-            digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-        except OSError:
-            digest.update(f"{path.name}: unreadable".encode())
     return digest.hexdigest()
 
 
@@ -243,7 +254,8 @@ def record_complete_run(
     """Note that `run_id`, started with `inputs`, built everything from the lake its first dbt
     build found; when the inputs changed during the run (or were not noted), or another run's
     build started after this run's first, forget any complete run instead."""
-    current = inputs_fingerprint(landing)
+    code = code_fingerprint()
+    current = inputs_fingerprint(landing, code)
     with _building(lake) as runs:
         noted = runs.get(run_id) or {}
         if (
@@ -259,6 +271,7 @@ def record_complete_run(
             finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             inputs=inputs,
             lake=noted["lake"],
+            code=code,  # part of `inputs`, which still holds: what the run started with
         )
         write_atomic(lake / STATE_FILE, json.dumps(asdict(run)))
         return run

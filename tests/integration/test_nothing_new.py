@@ -3,6 +3,7 @@ and settings) runs only ingestion and its delivery checks; anything new builds e
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -92,8 +93,19 @@ def test_a_run_with_nothing_new_only_ingests_and_keeps_the_snapshot(
         "identity/identity_never_links",
         "marts/dim_date",
     }
-    # a warehouse deleted to be rebuilt from the lake is no longer that run's
+    # so does an answer key extended with the delivery (generate --extend): the accuracy checks
+    # read it, the seeds and the calendar do not
+    truth = landing / "_truth" / "config.json"
+    recorded = truth.stat()
+    os.utime(truth, ns=(recorded.st_atime_ns, recorded.st_mtime_ns + 10**9))
     first.path.with_name("stores_again.csv").unlink()
+    assert _unchanged(where) is None
+    assert (
+        everything.materializable_asset_keys - set(_schedule_request(where).asset_selection)
+        == code_only
+    )
+    os.utime(truth, ns=(recorded.st_atime_ns, recorded.st_mtime_ns))
+    # a warehouse deleted to be rebuilt from the lake is no longer that run's
     assert _unchanged(where) is not None
     where.warehouse.unlink()
     assert run_state.last_complete_run(where.lake, where.warehouse, where.published) is None

@@ -93,8 +93,8 @@ def build_publish_asset(
                 asset=SNAPSHOT,
                 blocking=True,
                 description="The published file, reopened read-only, holds this run's "
-                "snapshot, and every table's row count, checksum and columns match both its "
-                "manifest and the warehouse.",
+                "snapshot, and every table's row count, checksum and columns match its "
+                "manifest, which the publication compared with the warehouse before the swap.",
             )
         ],
     )
@@ -130,9 +130,9 @@ def build_publish_asset(
                 "parquet_versions_removed": len(result.removed_versions),
             },
         )
-        problems = verify_snapshot(
-            result.path, warehouse.warehouse, schemas=PUBLISHED_SCHEMAS, lock_timeout_s=120.0
-        )
+        # the copy was compared with the warehouse, table by table, before the swap: reading
+        # the warehouse again (its views computed again) cost 2.4 s at 1M persons
+        problems = verify_snapshot(result.path, schemas=PUBLISHED_SCHEMAS)
         published = read_manifest(result.path).run_id
         if published != context.run.run_id:
             problems.append(f"the published snapshot is from run {published}")

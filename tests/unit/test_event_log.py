@@ -1,0 +1,83 @@
+"""The Dagster instance's event log: the connections are kept open, the files stay Dagster's own,
+and the instance's dagster.yaml follows its folder without overwriting an operator's."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+from dagster._core.storage.event_log import SqliteEventLogStorage
+
+from orchestration import settings
+from orchestration.definitions import instance_for
+from orchestration.lib.event_log import PooledSqliteEventLogStorage
+
+
+@dg.asset(check_specs=[dg.AssetCheckSpec("positive", asset="numbers")])
+def numbers():
+    yield dg.Output([1, 2, 3])
+    yield dg.AssetCheckResult(check_name="positive", passed=True, metadata={"rows": 3})
+
+
+def where(folder: Path) -> settings.Locations:
+    return settings.locations(folder / "landing", folder / "warehouse" / "omni360.duckdb")
+
+
+def run(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    return dg.materialize([numbers], instance=instance)
+
+
+def test_a_run_is_written_through_kept_connections_into_dagsters_own_files(tmp_path: Path):
+    instance = instance_for(where(tmp_path))
+    assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
+
+    results = [run(instance) for _ in range(2)]
+
+    assert all(result.success for result in results)
+    storage = instance.event_log_storage
+    assert len(storage._engines) == 3  # the two runs' files and the index, each one engine
+    # Dagster's own class reads the same files: the history is the UI's
+    plain = SqliteEventLogStorage(storage._base_dir)
+    for result in results:
+        ours = instance.all_logs(result.run_id)
+        assert len(ours) > 10
+        assert [e.dagster_event_type for e in plain.get_logs_for_run(result.run_id)] == [
+            e.dagster_event_type for e in ours
+        ]
+    check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        [dg.AssetCheckKey(dg.AssetKey("numbers"), "positive")]
+    )
+    assert check[dg.AssetCheckKey(dg.AssetKey("numbers"), "positive")].run_id == results[1].run_id
+    with storage._engines[results[1].run_id].connect() as conn:
+        assert conn.exec_driver_sql("pragma synchronous").scalar() == 1  # NORMAL
+        assert conn.exec_driver_sql("pragma journal_mode").scalar() == "wal"
+    instance.dispose()
+    assert not storage._engines
+
+
+def test_the_config_follows_a_moved_folder_and_an_operators_config_is_kept(tmp_path: Path):
+    first = where(tmp_path / "a")
+    run(instance_for(first))
+    moved = tmp_path / "b"
+    shutil.copytree(tmp_path / "a", moved)
+    config = where(moved).dagster_home / "dagster.yaml"
+    assert str(tmp_path / "a") in config.read_text()
+
+    instance = instance_for(where(moved))
+    result = run(instance)
+
+    assert str(tmp_path / "a") not in config.read_text()
+    # the moved history is there, and the new run went into it, not into the old folder
+    assert len(instance.get_runs()) == 2
+    assert (moved / "warehouse" / "dagster" / "history" / "runs" / f"{result.run_id}.db").exists()
+    assert not (first.dagster_home / "history" / "runs" / f"{result.run_id}.db").exists()
+
+    # the earlier default is replaced; an operator's own file is not
+    config.write_text("telemetry:\n  enabled: false\n")
+    instance_for(where(moved))
+    assert "PooledSqliteEventLogStorage" in config.read_text()
+    own = "telemetry:\n  enabled: false\nrun_monitoring:\n  enabled: true\n"
+    config.write_text(own)
+    assert not isinstance(instance_for(where(moved)).event_log_storage, PooledSqliteEventLogStorage)
+    assert config.read_text() == own
