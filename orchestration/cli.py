@@ -327,7 +327,11 @@ def _materialize(
     progress.clear()  # the listener writes to this command's stdout, which ends with it
     _say(f"dbt and step output: {log_path}")
     code = _report(result, started)
-    return _audit(instance, result.run_id, graph, where, started) or code
+    try:
+        return _audit(instance, result.run_id, graph, where, started) or code
+    finally:
+        # closes the event log's kept connections: the run's files are checkpointed for readers
+        instance.dispose()
 
 
 def _audit(instance, run_id: str, graph, where: settings.Locations, started: float) -> int:

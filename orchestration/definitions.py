@@ -63,7 +63,10 @@ def instance_for(where: settings.Locations) -> dg.DagsterInstance:
     config = home / "dagster.yaml"
     # Dagster's own layout (history/runs/<run>.db), written again for where the folder is now:
     # a warehouse folder copied or moved keeps its history
-    ours = INSTANCE_CONFIG.format(event_logs=json.dumps(str(home / "history" / "runs")))
+    # a JSON string is a YAML one; unescaped, as YAML reads no surrogate pairs
+    ours = INSTANCE_CONFIG.format(
+        event_logs=json.dumps(str(home / "history" / "runs"), ensure_ascii=False)
+    )
     written = config.read_text(encoding="utf-8") if config.exists() else None
     if written != ours and (
         written is None or written.startswith(INSTANCE_MARK) or written in _EARLIER_CONFIGS

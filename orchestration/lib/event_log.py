@@ -8,6 +8,10 @@ SQLite syncs at `synchronous=NORMAL`: with Dagster's write-ahead log every file 
 and a power cut loses at most the last events (BENCHMARKS.md#incremental-runs).
 Everything else, files and tables included, is Dagster's own: `dagster dev` reads the same
 history. The instance's `dagster.yaml` names this class (orchestration/definitions.py).
+
+Dagster's UI follows a running run by watching its file. With a connection kept open, a commit
+writes only the file's write-ahead log (`<run>.db-wal`; the file itself changes at checkpoints),
+so the watcher here wakes on either.
 """
 
 from __future__ import annotations
@@ -20,10 +24,13 @@ from typing import Any
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     SQLITE_BUSY_TIMEOUT_SECONDS,
     SqliteEventLogStorage,
+    SqliteEventLogStorageWatchdog,
 )
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import QueuePool
+from watchdog.events import FileSystemEvent, PatternMatchingEventHandler
+from watchdog.observers import Observer
 
 KEEP_ENGINES = 8  # a run writes its own file and the index; the UI reads a few runs at a time
 
@@ -69,11 +76,41 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             self._engines.popitem(last=False)[1].dispose()
         return engine
 
-    def dispose(self) -> None:
+    def _dispose_engines(self) -> None:
         with self._db_lock:
             while self._engines:
                 self._engines.popitem()[1].dispose()
-        super().dispose()
+
+    def dispose(self) -> None:
+        super().dispose()  # the watchers first: they read through the engines
+        self._dispose_engines()
+
+    def wipe(self) -> None:
+        self._dispose_engines()  # the files are deleted
+        super().wipe()
+
+    def watch(self, run_id: str, cursor: str | None, callback: Any) -> None:
+        # Dagster's, with the watcher below
+        if not self._obs:
+            self._obs = Observer()
+            self._obs.start()
+        watcher = _RunWatcher(self, run_id, callback, cursor)
+        self._watchers[run_id][callback] = (
+            watcher,
+            self._obs.schedule(watcher, self._base_dir, recursive=True),
+        )
+
+
+class _RunWatcher(SqliteEventLogStorageWatchdog):
+    """Dagster's watcher of a run's file, woken by its write-ahead log too."""
+
+    def __init__(self, storage: SqliteEventLogStorage, run_id: str, callback: Any, cursor: Any):
+        super().__init__(storage, run_id, callback, cursor)
+        path = storage.path_for_shard(run_id)
+        PatternMatchingEventHandler.__init__(self, patterns=[path, f"{path}-wal"])
+
+    def on_modified(self, event: FileSystemEvent) -> None:
+        self._process_log()  # reads from the last event seen
 
 
 def _synchronous_normal(dbapi_connection: Any, _record: Any) -> None:

@@ -3,10 +3,13 @@ and the instance's dagster.yaml follows its folder without overwriting an operat
 
 from __future__ import annotations
 
+import logging
 import shutil
+import time
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import SqliteEventLogStorage
 
 from orchestration import settings
@@ -81,3 +84,35 @@ def test_the_config_follows_a_moved_folder_and_an_operators_config_is_kept(tmp_p
     config.write_text(own)
     assert not isinstance(instance_for(where(moved)).event_log_storage, PooledSqliteEventLogStorage)
     assert config.read_text() == own
+
+
+def test_a_watcher_follows_a_run_written_through_a_kept_connection(tmp_path: Path):
+    """Dagster's UI follows a running run by watching its file. With the writer's connection
+    kept open, a commit reaches only the write-ahead log (`<run>.db-wal`), which Dagster's own
+    watcher does not look at."""
+    writer = PooledSqliteEventLogStorage(str(tmp_path))
+    reader = PooledSqliteEventLogStorage(str(tmp_path))  # another process's, as the UI's
+
+    def entry(message: str) -> EventLogEntry:
+        return EventLogEntry(
+            error_info=None,
+            level=logging.INFO,
+            user_message=message,
+            run_id="run-1",
+            timestamp=time.time(),
+        )
+
+    writer.store_event(entry("before the watch"))
+    seen: list[str] = []
+    reader.watch("run-1", None, lambda record, cursor: seen.append(record.user_message))
+    try:
+        for i in range(3):
+            writer.store_event(entry(f"step {i}"))
+        deadline = time.monotonic() + 15
+        while len(seen) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert seen[-3:] == ["step 0", "step 1", "step 2"]
+        assert (tmp_path / "run-1.db-wal").stat().st_size > 0  # still open: not checkpointed
+    finally:
+        reader.dispose()
+        writer.dispose()
