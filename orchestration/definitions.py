@@ -61,9 +61,9 @@ def instance_for(where: settings.Locations) -> dg.DagsterInstance:
     home = where.dagster_home.absolute()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    # Dagster's own layout (history/runs/<run>.db), written again for where the folder is now:
-    # a warehouse folder copied or moved keeps its history
-    # a JSON string is a YAML one; unescaped, as YAML reads no surrogate pairs
+    # Dagster's own layout (history/runs/<run>.db), written again for where the folder is now,
+    # so a copied or moved warehouse folder keeps its history; the path as a JSON string (a YAML
+    # one), unescaped: YAML reads no surrogate pairs
     ours = INSTANCE_CONFIG.format(
         event_logs=json.dumps(str(home / "history" / "runs"), ensure_ascii=False)
     )
