@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.instance.ref import InstanceRef
 
 from orchestration import settings
 from orchestration.lib.files import write_atomic
@@ -20,14 +20,17 @@ from orchestration.resources import (
 # open (orchestration/lib/event_log.py), no telemetry (offline machines). A dagster.yaml that
 # starts otherwise is the operator's (PostgreSQL for a shared deployment) and is left alone.
 INSTANCE_MARK = "# written by omni360"
+EVENT_LOG = {"module": "orchestration.lib.event_log", "class": "PooledSqliteEventLogStorage"}
+# the folder as DAGSTER_HOME, never a path: `dagster dev` on a copied folder reads its own history
 INSTANCE_CONFIG = f"""{INSTANCE_MARK}: edit freely after removing this line, then it is kept
 telemetry:
   enabled: false
 event_log_storage:
-  module: orchestration.lib.event_log
-  class: PooledSqliteEventLogStorage
+  module: {EVENT_LOG["module"]}
+  class: {EVENT_LOG["class"]}
   config:
-    base_dir: {{event_logs}}
+    dagster_home:
+      env: DAGSTER_HOME
 """
 # what earlier versions wrote: replaced like ours
 _EARLIER_CONFIGS = ("telemetry:\n  enabled: false\n",)
@@ -61,18 +64,18 @@ def instance_for(where: settings.Locations) -> dg.DagsterInstance:
     home = where.dagster_home.absolute()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    # Dagster's own layout (history/runs/<run>.db), written again for where the folder is now,
-    # so a copied or moved warehouse folder keeps its history; the path as a JSON string (a YAML
-    # one), unescaped: YAML reads no surrogate pairs
-    ours = INSTANCE_CONFIG.format(
-        event_logs=json.dumps(str(home / "history" / "runs"), ensure_ascii=False)
-    )
     written = config.read_text(encoding="utf-8") if config.exists() else None
-    if written != ours and (
-        written is None or written.startswith(INSTANCE_MARK) or written in _EARLIER_CONFIGS
+    if written is not None and not (
+        written.startswith(INSTANCE_MARK) or written in _EARLIER_CONFIGS
     ):
-        write_atomic(config, ours)
-    return dg.DagsterInstance.from_config(str(home))
+        return dg.DagsterInstance.from_config(str(home))  # the operator's own
+    if written != INSTANCE_CONFIG:
+        write_atomic(config, INSTANCE_CONFIG)
+    # the folder given here, whatever DAGSTER_HOME says in this process
+    event_log = {**EVENT_LOG, "config": {"dagster_home": str(home)}}
+    return dg.DagsterInstance.from_ref(
+        InstanceRef.from_dir(str(home), overrides={"event_log_storage": event_log})
+    )
 
 
 @dg.definitions

@@ -7,7 +7,8 @@ run's planned events took 20 s of its 203. Here each file keeps one engine (the 
 are kept), and SQLite syncs at `synchronous=NORMAL`: with Dagster's write-ahead log every file
 stays consistent, and a power cut loses at most the last events (BENCHMARKS.md#incremental-runs).
 Everything else, files and tables included, is Dagster's own: `dagster dev` reads the same
-history. The instance's `dagster.yaml` names this class (orchestration/definitions.py).
+history. The instance's `dagster.yaml` names this class (orchestration/definitions.py) with the
+instance's folder, `DAGSTER_HOME`, not a path: a copied or moved folder keeps its own history.
 
 Dagster's UI follows a running run by watching its file. With a connection kept open, a commit
 writes only the file's write-ahead log (`<run>.db-wal`; the file itself changes at checkpoints),
@@ -19,8 +20,10 @@ from __future__ import annotations
 import contextlib
 from collections import OrderedDict
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+from dagster import StringSource
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     SQLITE_BUSY_TIMEOUT_SECONDS,
     SqliteEventLogStorage,
@@ -43,8 +46,12 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         super().__init__(base_dir, inst_data)
 
     @classmethod
+    def config_type(cls) -> dict[str, Any]:
+        return {"dagster_home": StringSource}  # Dagster's own layout below it
+
+    @classmethod
     def from_config_value(cls, inst_data: Any, config_value: Any) -> PooledSqliteEventLogStorage:
-        return cls(inst_data=inst_data, **config_value)
+        return cls(str(runs_folder(config_value["dagster_home"])), inst_data)
 
     @contextlib.contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
@@ -99,6 +106,11 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             watcher,
             self._obs.schedule(watcher, self._base_dir, recursive=True),
         )
+
+
+def runs_folder(dagster_home: str | Path) -> Path:
+    """Where Dagster's SQLite storage keeps the runs' event logs: `history/runs` (its default)."""
+    return Path(dagster_home) / "history" / "runs"
 
 
 class _RunWatcher(SqliteEventLogStorageWatchdog):

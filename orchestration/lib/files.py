@@ -24,16 +24,20 @@ def restrict_new_files() -> int:
 
 
 def write_atomic(path: Path, text: str, *, durable: bool = True) -> None:
-    """Write `path` through a temporary file and a rename: readers see the old or the new text,
-    never half of it. `durable` also waits until the bytes are on disk."""
+    """Write `path` through a temporary file (named for this process, so two processes never
+    write the same one) and a rename: readers see the old or the new text, never half of it.
+    `durable` also waits until the bytes are on disk."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        if durable:
-            handle.flush()
-            os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def copy_atomic(source: Path, path: Path) -> None:

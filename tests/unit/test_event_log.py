@@ -1,5 +1,6 @@
 """The Dagster instance's event log: the connections are kept open, the files stay Dagster's own,
-and the instance's dagster.yaml follows its folder without overwriting an operator's."""
+and the instance's dagster.yaml names no path (a copied folder keeps its own history) and
+never overwrites an operator's."""
 
 from __future__ import annotations
 
@@ -59,30 +60,37 @@ def test_a_run_is_written_through_kept_connections_into_dagsters_own_files(tmp_p
     assert not storage._engines
 
 
-def test_the_config_follows_a_moved_folder_and_an_operators_config_is_kept(tmp_path: Path):
+def test_a_copied_folder_keeps_its_own_history_and_an_operators_config_is_kept(
+    tmp_path: Path, monkeypatch
+):
     first = where(tmp_path / "a")
     run(instance_for(first))
-    moved = tmp_path / "b"
-    shutil.copytree(tmp_path / "a", moved)
-    config = where(moved).dagster_home / "dagster.yaml"
-    assert str(tmp_path / "a") in config.read_text()
+    moved = where(tmp_path / "b")
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    config = moved.dagster_home / "dagster.yaml"
+    assert str(tmp_path) not in config.read_text()  # no path: DAGSTER_HOME
 
-    instance = instance_for(where(moved))
-    result = run(instance)
-
-    assert str(tmp_path / "a") not in config.read_text()
-    # the moved history is there, and the new run went into it, not into the old folder
-    assert len(instance.get_runs()) == 2
-    assert (moved / "warehouse" / "dagster" / "history" / "runs" / f"{result.run_id}.db").exists()
+    # `dagster dev` on the copy, before any omni360 command there: its own history
+    monkeypatch.setenv("DAGSTER_HOME", str(moved.dagster_home))
+    ui = dg.DagsterInstance.get()
+    assert isinstance(ui.event_log_storage, PooledSqliteEventLogStorage)
+    result = run(ui)
+    assert len(ui.get_runs()) == 2  # the copied run and the new one
+    assert (moved.dagster_home / "history" / "runs" / f"{result.run_id}.db").exists()
     assert not (first.dagster_home / "history" / "runs" / f"{result.run_id}.db").exists()
+    # omni360 uses the folder it is given, whatever DAGSTER_HOME says in its process
+    monkeypatch.setenv("DAGSTER_HOME", str(first.dagster_home))
+    assert len(instance_for(moved).get_runs()) == 2
+    assert len(instance_for(first).get_runs()) == 1
 
-    # the earlier default is replaced; an operator's own file is not
-    config.write_text("telemetry:\n  enabled: false\n")
-    instance_for(where(moved))
-    assert "PooledSqliteEventLogStorage" in config.read_text()
+    # what earlier versions wrote is replaced; an operator's own file is not
+    for earlier in ("telemetry:\n  enabled: false\n", "# written by omni360\nbase_dir: /x\n"):
+        config.write_text(earlier)
+        instance_for(moved)
+        assert "dagster_home:\n      env: DAGSTER_HOME" in config.read_text()
     own = "telemetry:\n  enabled: false\nrun_monitoring:\n  enabled: true\n"
     config.write_text(own)
-    assert not isinstance(instance_for(where(moved)).event_log_storage, PooledSqliteEventLogStorage)
+    assert not isinstance(instance_for(moved).event_log_storage, PooledSqliteEventLogStorage)
     assert config.read_text() == own
 
 
