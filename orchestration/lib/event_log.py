@@ -51,7 +51,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
 
     @classmethod
     def from_config_value(cls, inst_data: Any, config_value: Any) -> PooledSqliteEventLogStorage:
-        return cls(str(runs_folder(config_value["dagster_home"])), inst_data)
+        return cls(str(_runs_folder(config_value["dagster_home"])), inst_data)
 
     @contextlib.contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
@@ -108,7 +108,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         )
 
 
-def runs_folder(dagster_home: str | Path) -> Path:
+def _runs_folder(dagster_home: str | Path) -> Path:
     """Where Dagster's SQLite storage keeps the runs' event logs: `history/runs` (its default)."""
     return Path(dagster_home) / "history" / "runs"
 
