@@ -109,8 +109,12 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
 
 
 def _runs_folder(dagster_home: str | Path) -> Path:
-    """Where Dagster's SQLite storage keeps the runs' event logs: `history/runs` (its default)."""
-    return Path(dagster_home) / "history" / "runs"
+    """Where Dagster's SQLite storage keeps the runs' event logs: `history/runs` (its default).
+    `~` is expanded as Dagster expands DAGSTER_HOME, so both storages use one folder."""
+    home = Path(dagster_home).expanduser()
+    if not home.is_absolute():
+        raise ValueError(f"DAGSTER_HOME {str(dagster_home)!r} must be an absolute path")
+    return home / "history" / "runs"
 
 
 class _RunWatcher(SqliteEventLogStorageWatchdog):

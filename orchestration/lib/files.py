@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 PRIVATE_UMASK = 0o077  # whatever a run creates is owner-only unless made public on purpose
@@ -24,11 +25,11 @@ def restrict_new_files() -> int:
 
 
 def write_atomic(path: Path, text: str, *, durable: bool = True) -> None:
-    """Write `path` through a temporary file (named for this process, so two processes never
-    write the same one) and a rename: readers see the old or the new text, never half of it.
+    """Write `path` through a temporary file (named for this process and thread, so two writers
+    never write the same one) and a rename: readers see the old or the new text, never half of it.
     `durable` also waits until the bytes are on disk."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as handle:
             handle.write(text)

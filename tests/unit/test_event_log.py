@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import pytest
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import SqliteEventLogStorage
 
@@ -22,6 +23,12 @@ from orchestration.lib.event_log import PooledSqliteEventLogStorage
 def numbers():
     yield dg.Output([1, 2, 3])
     yield dg.AssetCheckResult(check_name="positive", passed=True, metadata={"rows": 3})
+
+
+@pytest.fixture(autouse=True)
+def no_dagster_home(monkeypatch):
+    # settings.locations takes DAGSTER_HOME when it is set: these tests name their folders
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
 
 
 def where(folder: Path) -> settings.Locations:
@@ -80,8 +87,18 @@ def test_a_copied_folder_keeps_its_own_history_and_an_operators_config_is_kept(
     assert not (first.dagster_home / "history" / "runs" / f"{result.run_id}.db").exists()
     # omni360 uses the folder it is given, whatever DAGSTER_HOME says in its process
     monkeypatch.setenv("DAGSTER_HOME", str(first.dagster_home))
-    assert len(instance_for(moved).get_runs()) == 2
-    assert len(instance_for(first).get_runs()) == 1
+    for folder, runs in ((moved, 2), (first, 1)):
+        instance = instance_for(folder)
+        assert instance.event_log_storage._base_dir == str(folder.dagster_home / "history" / "runs")
+        assert len(instance.get_runs()) == runs
+    # `~` as Dagster reads DAGSTER_HOME; a relative folder is refused, never used under the cwd
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("DAGSTER_HOME", "~/b/warehouse/dagster")
+    assert dg.DagsterInstance.get().event_log_storage._base_dir == str(
+        moved.dagster_home / "history" / "runs"
+    )
+    with pytest.raises(ValueError, match="absolute"):
+        PooledSqliteEventLogStorage.from_config_value(None, {"dagster_home": "b/warehouse/dagster"})
 
     # what earlier versions wrote is replaced; an operator's own file is not
     for earlier in ("telemetry:\n  enabled: false\n", "# written by omni360\nbase_dir: /x\n"):

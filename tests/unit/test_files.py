@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -27,5 +28,5 @@ def test_a_failed_write_keeps_the_old_text_and_leaves_no_temporary_file(
 
     assert target.read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dagster.yaml"]
-    # the temporary file is named for this process: two processes never write the same one
-    assert renamed == [f".dagster.yaml.{os.getpid()}.tmp"]
+    # the temporary file is named for this process and thread: two writers never share one
+    assert renamed == [f".dagster.yaml.{os.getpid()}.{threading.get_ident()}.tmp"]
