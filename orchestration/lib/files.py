@@ -8,9 +8,11 @@ auditors running as other users can open them. See docs/compliance.md#file-permi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 PRIVATE_UMASK = 0o077  # whatever a run creates is owner-only unless made public on purpose
@@ -25,29 +27,30 @@ def restrict_new_files() -> int:
 
 
 def write_atomic(path: Path, text: str, *, durable: bool = True) -> None:
-    """Write `path` through a temporary file (named for this process and thread, so two writers
-    never write the same one) and a rename: readers see the old or the new text, never half of it.
-    `durable` also waits until the bytes are on disk."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            if durable:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Write `path` through a temporary file and a rename (`_replacing`): readers see the old or
+    the new text, never half of it. `durable` also waits until the bytes are on disk."""
+    with _replacing(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        if durable:
+            handle.flush()
+            os.fsync(handle.fileno())
 
 
 def copy_atomic(source: Path, path: Path) -> None:
-    """Copy `source` over `path` through a temporary file (named for this process, so two
-    processes never write the same one) and a rename: readers see the old or the new bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    """Copy `source` over `path` through a temporary file and a rename (`_replacing`): readers
+    see the old or the new bytes."""
+    with _replacing(path) as tmp:
         shutil.copyfile(source, tmp)
+
+
+@contextlib.contextmanager
+def _replacing(path: Path) -> Iterator[Path]:
+    """A temporary file beside `path`, named for this process and thread (two writers never
+    write the same one), renamed over `path` when the block succeeds and removed in any case."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        yield tmp
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
