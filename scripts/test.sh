@@ -25,7 +25,8 @@ fi
 .venv/bin/omni360 contracts
 .venv/bin/sqlfluff lint --nocolor dbt_project/models
 set +e
-.venv/bin/pytest -m "not slow" "$@"
+# the slowest tests by name, so the CI log says where its time goes
+.venv/bin/pytest -m "not slow" --durations=25 "$@"
 code=$?
 set -e
 # pytest exits 5 when a selection holds no tests; that is not a failure of the suite
