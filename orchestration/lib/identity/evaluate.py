@@ -226,12 +226,13 @@ def _score_records(
         f"""
         create or replace temp table _scored as
         with truth as (
-            -- only the answer key's identity-bearing entities: orders and events are most of it
-            select distinct source || ':' || entity || ':' || record_id as record_key, person_id
+            -- only the answer key's identity-bearing entities: orders and events are most of it.
+            -- Joined on the record key's three parts, not on the key built again: the same
+            -- rows (the record key is `source_system:entity:source_record_id`), 1 s less at 1M
+            select distinct source, entity, record_id, person_id
             from read_parquet({path})
             where person_id is not null and (source, entity) in (
-                select distinct split_part(record_key, ':', 1), split_part(record_key, ':', 2)
-                from {schema}.int_identity__source_records
+                select distinct source_system, entity from {schema}.int_identity__source_records
             )
         )
         select
@@ -243,7 +244,11 @@ def _score_records(
             truth.person_id
         from {schema}.int_identity__source_records as records
         left join {schema}.customer_xref as xref using (record_key)
-        left join truth using (record_key)
+        left join truth
+            on
+                records.source_system = truth.source
+                and records.entity = truth.entity
+                and records.source_record_id = truth.record_id
         """
     )
     records, unmatched, unresolved = con.sql(

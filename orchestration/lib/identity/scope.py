@@ -65,18 +65,18 @@ def input_hash_sql(
 
 
 def seeds(con: duckdb.DuckDBPyConnection) -> tuple[np.ndarray, int]:
-    """Nodes of `_all_nodes` to resolve again because of a change, and how many records were
+    """Nodes of `_all_keys` to resolve again because of a change, and how many records were
     removed. Reads the last run's `resolved_records`, `resolved_exclusions` and links."""
     changed = con.execute(
         f"""
-        select nodes.node from _all_nodes as nodes
+        select nodes.node from _all_keys as nodes
         left join {SCHEMA}.resolved_records as before using (record_key)
         where before.input_hash is distinct from nodes.input_hash
         """
     ).fetchnumpy()["node"]
     removed_keys = f"""
         select record_key from {SCHEMA}.resolved_records
-        anti join _all_nodes using (record_key)
+        anti join _all_keys using (record_key)
     """
     removed = con.execute(f"select count(*) from ({removed_keys})").fetchall()[0][0]
     # what a removed record was linked with has lost a link: resolve it again
@@ -90,7 +90,7 @@ def seeds(con: duckdb.DuckDBPyConnection) -> tuple[np.ndarray, int]:
             select left_record_key from {SCHEMA}.identity_links
             where right_record_key in (select record_key from gone)
         )
-        select nodes.node from _all_nodes as nodes
+        select nodes.node from _all_keys as nodes
         where nodes.record_key in (select record_key from touching)
         """
     ).fetchnumpy()["node"]
@@ -111,7 +111,7 @@ def seeds(con: duckdb.DuckDBPyConnection) -> tuple[np.ndarray, int]:
         select distinct nodes.node
         from {SCHEMA}.int_identity__identifiers as identifiers
         inner join flipped using (identifier_type, identifier_value)
-        inner join _all_nodes as nodes using (record_key)
+        inner join _all_keys as nodes using (record_key)
         """
     ).fetchnumpy()["node"]
     found = np.unique(np.concatenate([changed, orphaned, exclusions]).astype(np.int64))
@@ -132,8 +132,8 @@ def closure(
         f"""
         select left_nodes.node as a, right_nodes.node as b
         from {SCHEMA}.identity_links as links
-        inner join _all_nodes as left_nodes on links.left_record_key = left_nodes.record_key
-        inner join _all_nodes as right_nodes on links.right_record_key = right_nodes.record_key
+        inner join _all_keys as left_nodes on links.left_record_key = left_nodes.record_key
+        inner join _all_keys as right_nodes on links.right_record_key = right_nodes.record_key
         """
     ).fetchnumpy()
     shared = con.execute(
