@@ -159,9 +159,9 @@ def _fetch_columns(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, list]:
 
 def _load_all(con: duckdb.DuckDBPyConnection) -> None:
     """`_all_keys`: every source record's node (numbered in record-key order) and a hash of its
-    identity columns; `_all_nodes`: the records with both, a view (an increment reads a few
-    thousand of them, `_restrict` keeps what a run clusters); `_all_ids`: their identifiers,
-    shared or placeholder values left out."""
+    identity columns; `_all_nodes`: the records with both, a view (an increment reads its named
+    profiles and its scope from it, `_restrict` keeps what a run clusters); `_all_ids`: their
+    identifiers, shared or placeholder values left out."""
     records = f"{SCHEMA}.int_identity__source_records"
     # the hash covers the record's identifiers too: an old version delivered late adds some.
     # Numbered after hashing, so the sort carries two columns instead of the whole record (at
@@ -221,6 +221,16 @@ def _restrict(con: duckdb.DuckDBPyConnection, nodes: np.ndarray | None) -> None:
     if nodes is None:
         # a table: clustering reads it many times, and `_all_nodes` is a join
         con.execute("create temp table _nodes as select * from _all_nodes")
+        # the union-find indexes records by node: a record key that is null or not unique
+        # (dbt's tests on the source records refuse both) would leave a gap or a repeat
+        nodes_now, keys = con.execute(
+            "select (select count(*) from _nodes), (select count(*) from _all_keys)"
+        ).fetchall()[0]
+        if nodes_now != keys:
+            raise RuntimeError(
+                f"{keys:,} records numbered but {nodes_now:,} joined back to them: a record key "
+                f"of {SCHEMA}.int_identity__source_records is null or not unique"
+            )
         con.execute("create temp view _ids as select * from _all_ids")
         return
     con.register("_scope", pa.table({"node": pa.array(nodes, pa.int64())}))
@@ -352,6 +362,8 @@ def _overrides(
         left join _nodes as right_nodes on overrides.right_record_key = right_nodes.record_key
         left join _all_keys as left_all on overrides.left_record_key = left_all.record_key
         left join _all_keys as right_all on overrides.right_record_key = right_all.record_key
+        -- a force-link may meet a never-link: the same order on every run
+        order by overrides.left_record_key, overrides.right_record_key
         """
     ).fetchall()
     pairs = []
