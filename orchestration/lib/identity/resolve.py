@@ -815,12 +815,13 @@ def _model(
     result: ResolutionResult,
     run_id: str,
     now: datetime,
+    profiles: pa.Table,
 ) -> tuple[TrainedModel | None, str | None]:
     """The frozen model, trained again when asked, when there is none, or when it is stale
     (RETRAIN_GROWTH more named profiles than it was trained on, or other columns filled);
-    returns it and why it was trained now (None: the stored one is used)."""
+    returns it and why it was trained now (None: the stored one is used). `profiles`: every
+    record's, `_profiles_for_matching` of `_all_nodes`."""
     stored = _stored_model(con)
-    profiles = _profiles_for_matching(con, "_all_nodes")
     why = None
     if retrain:
         why = "retraining asked for"
@@ -883,8 +884,9 @@ def _plan(
     trained_because: str | None,
     result: ResolutionResult,
     scorer: Scorer,
+    profiles: pa.Table | None,
 ) -> tuple[Scope, np.ndarray | None]:
-    """The records to resolve again (None: all) and why."""
+    """The records to resolve again (None: all) and why; `profiles` as for `_model`."""
     nodes = con.execute("select count(*) from _all_keys").fetchall()[0][0]
     last = _last_run(con)
     why = None
@@ -908,8 +910,7 @@ def _plan(
     seeds, removed = scoping.seeds(con)
     if not len(seeds):
         return Scope(False, "no record changed", 0, 0, removed), np.zeros(0, dtype=np.int64)
-    if model is not None and config.strategy != "exact_keys":
-        profiles = _profiles_for_matching(con, "_all_nodes")
+    if model is not None and profiles is not None:
         pairs = scorer(
             profiles,
             model,
@@ -965,13 +966,20 @@ def resolve(
     _create_state_tables(con)
     _load_all(con)
     result.overrides = _overrides_fingerprint(con)
+    # built once for the model's checks and the seeds' scoring (a join over every record)
+    profiles = (
+        _profiles_for_matching(con, "_all_nodes") if config.strategy != "exact_keys" else None
+    )
     model, trained_because = (
-        _model(con, config, retrain, result, run_id, now)
-        if config.strategy != "exact_keys"
+        _model(con, config, retrain, result, run_id, now, profiles)
+        if profiles is not None
         else (None, None)
     )
     step("model")
-    plan, nodes = _plan(con, config, model, full_refresh, trained_because, result, links.score)
+    plan, nodes = _plan(
+        con, config, model, full_refresh, trained_because, result, links.score, profiles
+    )
+    del profiles  # clustering reads `_nodes`; a full run should not hold these meanwhile
     result.scope = asdict(plan)
     _restrict(con, nodes)
     step("scope")
