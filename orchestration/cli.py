@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from orchestration import settings
+from orchestration.lib.sql import connect
 
 app = typer.Typer(
     name="omni360",
@@ -604,12 +605,11 @@ def contracts(
 
 
 def _open_warehouse(warehouse: Path | None):
-    import duckdb
 
     path = (warehouse or settings.warehouse_path()).resolve()
     if not path.is_file():
         _fail(f"no warehouse at {path}; run `omni360 run` first")
-    con = duckdb.connect(str(path), read_only=True)
+    con = connect(str(path), read_only=True)
     tables = {
         row[0]
         for row in con.sql(

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
+from orchestration.lib.sql import connect
 
 # columns that say when or in which run a row was written, not what the data is
 RUN_COLUMNS = {"run_id", "resolved_at", "published_at", "recorded_at", "scored_at", "fitted_at"}
@@ -39,7 +39,7 @@ def _same(a: object, b: object) -> bool:
 def figures(path: Path, schema: str = "marts") -> dict[str, dict[str, object]]:
     """Table → {rows, checksum, sum(<numeric column>)…} for every table of `schema`."""
     found: dict[str, dict[str, object]] = {}
-    with duckdb.connect(str(path), read_only=True) as con:
+    with connect(str(path), read_only=True) as con:
         tables = [
             name
             for (name,) in con.execute(
@@ -71,7 +71,7 @@ def figures(path: Path, schema: str = "marts") -> dict[str, dict[str, object]]:
 
 
 def id_map(path: Path) -> dict[str, str]:
-    with duckdb.connect(str(path), read_only=True) as con:
+    with connect(str(path), read_only=True) as con:
         return dict(
             con.execute("select record_key, customer_id from identity.customer_xref").fetchall()
         )

@@ -55,7 +55,7 @@ from orchestration.lib.privacy.subjects import (
 from orchestration.lib.privacy.tokens import token
 from orchestration.lib.publish import drop_previous_versions
 from orchestration.lib.quality import history
-from orchestration.lib.sql import identifier, literal
+from orchestration.lib.sql import connect, identifier, literal
 
 # record kinds of the identity layer whose source ids are subject keys
 RECORD_KEY_KINDS = {
@@ -261,7 +261,7 @@ def review_candidates(warehouse: Path, traits: WeakTraits) -> list[tuple[str, st
     """Records left after the erasure that share a weaker attribute with the subject."""
     if not (traits.name_city or traits.name_birth or traits.nicknames):
         return []
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = connect(str(warehouse), read_only=True)
     try:
         found = con.execute(
             """
@@ -536,7 +536,7 @@ def rewrite_database(path: Path) -> None:
     file's blocks until they are overwritten, and a fresh copy holds none."""
     new = path.with_name(path.name + ".rewrite")
     new.unlink(missing_ok=True)
-    con = duckdb.connect()
+    con = connect()
     try:
         # the old file under its own catalog name, so views that name it bind while copied
         con.execute(f"attach {literal(str(path))} as {identifier(path.stem)} (read_only)")
@@ -594,7 +594,7 @@ def find_traces(
     searched = 0
     pattern = terms_pattern(terms)
     byte_pattern = re.compile(pattern.encode())
-    con = duckdb.connect()
+    con = connect()
     try:
         for database in databases:
             if not database.is_file():
@@ -685,7 +685,7 @@ def remove(
     if not warehouse.is_file():
         raise ErasureError(f"no warehouse at {warehouse}; run `omni360 run` first")
     lake_store = Lake(lake)
-    con = duckdb.connect(str(warehouse))
+    con = connect(str(warehouse))
     try:
         register_udfs(con)
         subject = find_subject(con, lake_store, identifier, locale)
@@ -798,7 +798,7 @@ def record_request(warehouse: Path, lake: Path, report: ErasureReport) -> None:
     folder = lake / "_ops" / "erasure"
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(folder / f"{report.request_id}.json", json.dumps(entry, indent=1))
-    con = duckdb.connect(str(warehouse))
+    con = connect(str(warehouse))
     try:
         history.create_tables(con)  # the audit schema's tables are defined in one place
         con.execute(

@@ -26,7 +26,7 @@ import duckdb
 
 from orchestration.lib import sql
 from orchestration.lib.files import make_public, public_dir
-from orchestration.lib.sql import identifier, literal
+from orchestration.lib.sql import connect, identifier, literal
 
 PUBLISHED_SCHEMAS = ("marts",)  # what BI tools see; everything else stays in the warehouse
 SNAPSHOT_FILE = "omni360_marts.duckdb"
@@ -173,7 +173,7 @@ def _build(
     lock_timeout_s: float,
 ) -> tuple[PublishedTable, ...]:
     """Write the snapshot file and the Parquet version folder; return what was published."""
-    con = duckdb.connect()
+    con = connect()
     try:
         # while it is attached read-only no other process can write the warehouse, so every
         # table is read as of the same moment
@@ -377,7 +377,7 @@ def attach_read_only(
 
 def read_manifest(snapshot: Path) -> Manifest:
     """The manifest of a published snapshot."""
-    con = duckdb.connect()
+    con = connect()
     try:
         attach_read_only(con, snapshot, "snap")
         return _manifest(con)
@@ -405,7 +405,7 @@ def verify_snapshot(
 ) -> list[str]:
     """What is wrong with a published snapshot: tables that differ from its manifest, and, given
     the warehouse, tables that differ from (or are missing in) the warehouse. Empty when sound."""
-    con = duckdb.connect()
+    con = connect()
     try:
         attach_read_only(con, snapshot, "snap")
         manifest = _manifest(con)

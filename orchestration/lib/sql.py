@@ -1,4 +1,4 @@
-"""SQL text built in Python, and attaching DuckDB files: one place for both.
+"""SQL text built in Python, and opening and attaching DuckDB files: one place for each.
 
 Identifiers and literals are quoted here and only here (DuckDB's rules, which are the SQL
 standard's: double quotes for names, single quotes for text, each doubled inside).
@@ -24,6 +24,19 @@ def identifier(name: str) -> str:
 def literal(text: str | Path) -> str:
     """A quoted SQL string: `O'Brien` → `'O''Brien'`."""
     return "'" + str(text).replace("'", "''") + "'"
+
+
+def connect(
+    database: str | Path = ":memory:", *, read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection without a progress bar: DuckDB draws one for every query over 2 s on
+    the process's own stdout, past the log file `omni360 run` sends step output to, so users saw
+    bars between the run's progress lines."""
+    con = duckdb.connect(str(database), read_only=read_only)
+    # a setting of the connection, not of the database (one file opened twice must be opened
+    # with the same config)
+    con.execute("set enable_progress_bar = false")
+    return con
 
 
 def attach_read_only(

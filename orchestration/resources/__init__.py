@@ -13,6 +13,7 @@ import duckdb
 from pydantic import Field
 
 from orchestration import settings
+from orchestration.lib import sql
 from orchestration.lib.files import restrict_new_files
 from orchestration.lib.identity.locale import Locale
 from orchestration.lib.identity.resolve import CandidateLinks
@@ -106,7 +107,7 @@ class EngineResource(dg.ConfigurableResource):
             return {}
         from orchestration.lib.spark import bridge
 
-        con = duckdb.connect(str(warehouse.warehouse))
+        con = sql.connect(str(warehouse.warehouse))
         try:
             spark = bridge.session(self.spark_remote, warehouse.lake)
             return bridge.to_duckdb(spark, con, tables, warehouse.spark_dir / "handoff")

@@ -73,3 +73,20 @@ def test_defs_hold_no_sql():
         and any(verb in node.value.lower() for verb in SQL_VERBS)
     ]
     assert not offenders, sorted(set(offenders))
+
+
+def test_duckdb_connections_are_opened_in_one_place():
+    """lib/sql.connect turns DuckDB's progress bar off: drawn on the process's own stdout, it
+    went past `omni360 run`'s step log into the terminal between the run's progress lines."""
+    offenders = [
+        f"{path.relative_to(settings.REPO_ROOT)}:{node.lineno}"
+        for path in python_files(".")
+        if path != ORCHESTRATION / "lib" / "sql.py"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "connect"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "duckdb"
+    ]
+    assert not offenders, offenders

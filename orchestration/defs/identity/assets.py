@@ -10,6 +10,7 @@ from orchestration.lib.identity.locale import Locale
 from orchestration.lib.identity.resolve import SCHEMA, ResolverConfig, ids_unaccounted, resolve
 from orchestration.lib.owners import owners
 from orchestration.lib.publish import attach_read_only
+from orchestration.lib.sql import connect
 from orchestration.resources import (
     EngineResource,
     LocaleResource,
@@ -113,7 +114,7 @@ def identity_resolution(
         national_ids_prove=locale.locale.national_ids_prove,
     )
     run_state.start_build(warehouse.lake, context.run.run_id, reads_lake=False)
-    con = duckdb.connect(str(warehouse.warehouse))
+    con = connect(str(warehouse.warehouse))
     try:
         register(con)
         # on Spark: the id map and the links copied to Spark for the models that read them
@@ -301,7 +302,7 @@ def golden_record_accuracy(
             description=f"not measured: no answer key in {truth}",
             metadata={"measured": False},
         )
-    con = duckdb.connect()
+    con = connect()
     try:
         attach_read_only(con, warehouse.warehouse, "wh", timeout_s=120.0)
         con.execute("use wh")

@@ -1,7 +1,6 @@
 """A warning when a run moves the date-derived figures of the marts by more than a set amount."""
 
 import dagster as dg
-import duckdb
 
 from orchestration.lib import progress
 from orchestration.lib.publish import attach_read_only
@@ -11,6 +10,7 @@ from orchestration.lib.quality.date_figures import (
     published_figures,
     shifts,
 )
+from orchestration.lib.sql import connect
 from orchestration.resources import WarehouseResource
 
 DIM_CUSTOMER = dg.AssetKey(["marts", "dim_customer"])
@@ -38,7 +38,7 @@ class DateShiftConfig(dg.Config):
 def date_figures_stable(
     config: DateShiftConfig, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
-    con = duckdb.connect()
+    con = connect()
     try:
         attach_read_only(con, warehouse.warehouse, "wh", timeout_s=120.0)
         current = date_figures(con, "wh")

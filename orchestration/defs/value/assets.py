@@ -10,6 +10,7 @@ import pandas as pd
 
 from orchestration.lib import progress, run_state
 from orchestration.lib.owners import owners
+from orchestration.lib.sql import connect
 from orchestration.lib.value import store
 from orchestration.lib.value.clv import (
     CURRENCY,
@@ -95,7 +96,7 @@ def customer_value(
 ):
     started = time.perf_counter()
     run_state.start_build(warehouse.lake, context.run.run_id, reads_lake=False)
-    con = duckdb.connect(str(warehouse.warehouse))
+    con = connect(str(warehouse.warehouse))
     try:
         # on Spark: the scores and the back-test copied to Spark for the models that read them
         with engine.on_the_driver(con, warehouse, writes=list(store.OUTPUT_TABLES)):

@@ -19,11 +19,11 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pandas as pd
 from jellyfish import jaro_winkler_similarity
 
 from orchestration.lib.identity.cluster import birth_dates_conflict
+from orchestration.lib.sql import connect
 
 DATASETS = ("febrl1", "febrl2")
 DELIVERY_DATE = "2026-01-02"
@@ -331,7 +331,7 @@ def splink_alone(
     if not with_national_id:
         frame = frame.drop(columns="soc_sec_id")
 
-    con = duckdb.connect()
+    con = connect()
     try:
         con.execute("set threads to 2")  # the machine is shared
         db = DuckDBAPI(connection=con)

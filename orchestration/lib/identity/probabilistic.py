@@ -33,6 +33,8 @@ from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.exceptions import SplinkException
 
+from orchestration.lib.sql import connect
+
 # One character replaced in a name of 3+ characters. Counted per character: DuckDB's
 # levenshtein counts UTF-8 bytes, so one Chinese character would count 3.
 ONE_CHARACTER_APART = """
@@ -515,7 +517,7 @@ def train(profiles: pa.Table, *, seed: int = 42) -> TrainedModel | TrainingRepor
     columns = populated_columns(profiles)
     report.columns = sorted(columns)
     logging.getLogger("splink").setLevel(logging.ERROR)
-    con = duckdb.connect()
+    con = connect()
     try:
         con.execute("set threads to 2")
         con.register("_profiles", profiles.select(PROFILE_COLUMNS))
@@ -564,7 +566,7 @@ def score(
     known from earlier runs: within the focus, and between it and the rest. The same blocking
     rules apply, so these are exactly the pairs a full scoring would give them."""
     logging.getLogger("splink").setLevel(logging.ERROR)
-    con = duckdb.connect()
+    con = connect()
     try:
         con.execute("set threads to 2")
         table = profiles.select(PROFILE_COLUMNS)

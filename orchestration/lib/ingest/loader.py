@@ -31,7 +31,7 @@ from orchestration.lib.ingest.validate import (
     value_exprs,
 )
 from orchestration.lib.privacy.subjects import SuppressionList, token_match_sql
-from orchestration.lib.sql import identifier, literal
+from orchestration.lib.sql import connect, identifier, literal
 
 
 class AccountingError(Exception):
@@ -194,7 +194,7 @@ def load_entity(
 
     def stage(job: _Job) -> tuple[FileOutcome, list[Path]]:
         if not hasattr(local, "con"):
-            local.con = duckdb.connect()
+            local.con = connect()
             connections.append(local.con)
             _register_references(local.con, target, lake)
             if suppress:

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from orchestration.lib.contracts import ENTITIES, Entity
 from orchestration.lib.ingest.lake import Lake, ManifestEntry, raw_schema
-from orchestration.lib.sql import identifier, literal
+from orchestration.lib.sql import connect, identifier, literal
 
 RULE = "withdrawn"
 
@@ -71,7 +71,7 @@ def withdraw(lake: Lake, source_file: str, reason: str, *, load_id: str) -> With
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     moved = pq.read_metadata(raw_path).num_rows if raw_path.exists() else 0
     children = 0
-    con = duckdb.connect()
+    con = connect()
     try:
         if moved:
             _move_rows(con, target, raw_path, quarantine_path, reason, load_id, now)

@@ -23,7 +23,7 @@ import duckdb
 
 from orchestration.lib.privacy.patterns import COARSE_PATTERN, classify
 from orchestration.lib.publish import list_relations
-from orchestration.lib.sql import attach_read_only, identifier, literal
+from orchestration.lib.sql import attach_read_only, connect, identifier, literal
 
 KINDS = ("cn_mobile", "phone_e164", "email", "national_id", "bank_card", "not_a_token")
 TOKEN_SUFFIX = "_token"
@@ -137,7 +137,7 @@ def scan_duckdb(
 ) -> ScanResult:
     """Scan every table and view of `schemas` in a DuckDB file (opened read-only), or those
     whose `schema.table` name `include` accepts."""
-    con = duckdb.connect()
+    con = connect()
     try:
         attach_read_only(con, path, "wh", lock_timeout_s)
         relations = [
@@ -161,7 +161,7 @@ def scan_parquet(paths: Path | Iterable[Path], *, max_candidates: int = 10_000) 
     else:
         files = sorted(paths)
         root = None
-    con = duckdb.connect()
+    con = connect()
     try:
         relations = []
         for file in files:

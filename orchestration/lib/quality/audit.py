@@ -26,6 +26,7 @@ from orchestration.lib.privacy.inventory import personal_data_inventory
 from orchestration.lib.privacy.patterns import mask_text
 from orchestration.lib.quality import history, report
 from orchestration.lib.quality.history import CheckResult, RunRecord
+from orchestration.lib.sql import connect
 
 ACCURACY_CHECK = "accuracy_against_answer_key"
 DBT_FAILED_ROWS = "dagster_dbt/failed_row_count"
@@ -297,7 +298,7 @@ def finish_run(
 ) -> Path:
     """Record the run's check results in `audit.check_results` and write its report; return the
     report's path. Raises `PersonalDataFound` (after recording) if the page would hold any."""
-    with duckdb.connect(str(warehouse)) as con:
+    with connect(str(warehouse)) as con:
         run, checks = gather_run(
             instance,
             run_id,
@@ -346,7 +347,7 @@ def _built_everything(dagster_run: dg.DagsterRun, asset_graph: Any) -> bool:
 
 def rerender(warehouse: Path, reports: Path, run_id: str | None = None) -> Path:
     """Write a recorded run's report again from the audit tables (default: the latest run)."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect(str(warehouse), read_only=True) as con:
         if not history.has_history(con):
             raise LookupError(f"{warehouse} has no audit history yet; run `omni360 run` first")
         run_id = run_id or history.latest_run_id(con)

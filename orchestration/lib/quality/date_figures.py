@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.lib.publish import attach_read_only, snapshot_path
+from orchestration.lib.sql import connect
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def published_figures(published_dir: Path, lock_timeout_s: float = 60.0) -> Date
     path = snapshot_path(published_dir)
     if not path.is_file():
         return None
-    con = duckdb.connect()
+    con = connect()
     try:
         attach_read_only(con, path, "published", lock_timeout_s)
         return date_figures(con, "published")

@@ -26,7 +26,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import duckdb
 import great_expectations as gx
 import pandas as pd
 import pyarrow as pa
@@ -45,6 +44,7 @@ from great_expectations.expectations.metadata_types import FailureSeverity
 from sqlglot import exp
 
 from orchestration.lib.publish import attach_read_only
+from orchestration.lib.sql import connect
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame as SparkFrame
@@ -257,7 +257,7 @@ def read_frame(
     if suite.frame is not None:
         return suite.frame(lake, {**suite.parameters, **(parameters or {})})
     query = duckdb_sql(suite, lake, load_suffix)
-    con = duckdb.connect()
+    con = connect()
     try:
         if suite.reads_warehouse:
             if warehouse is None:

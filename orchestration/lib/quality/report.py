@@ -26,7 +26,7 @@ from orchestration.lib.ingest.lake import Lake
 from orchestration.lib.privacy.patterns import ensure_no_personal_data
 from orchestration.lib.quality import rendering
 from orchestration.lib.quality.history import CheckResult, RunRecord
-from orchestration.lib.sql import literal
+from orchestration.lib.sql import connect, literal
 
 PII_CHECK = "no_clear_pii"
 LAYER_ORDER = ("raw", "staging", "intermediate", "identity", "value", "marts", "publish")
@@ -112,7 +112,7 @@ def _top_reasons(lake: Path, load_suffix: str) -> dict[str, list[dict[str, Any]]
     pattern = lake / "quarantine" / "*" / "*" / "*.parquet"
     if not any(lake.glob("quarantine/*/*/*.parquet")):
         return {}
-    with duckdb.connect() as con:
+    with connect() as con:
         rows = con.execute(
             """
             select source, entity, rule, coalesce(column_name, '') as column_name,

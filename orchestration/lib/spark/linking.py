@@ -34,7 +34,7 @@ from orchestration.lib.identity.probabilistic import (
     settings_for_spark,
 )
 from orchestration.lib.identity.resolve import CandidateLinks, ordered_edges, stars_sql
-from orchestration.lib.sql import literal
+from orchestration.lib.sql import connect, literal
 
 log = logging.getLogger(__name__)
 _VIEW_PREFIX = "omni360_ids_"
@@ -204,7 +204,7 @@ class SparkLinks:
 
 def _account(profiles: pa.Table, model: TrainedModel, written: list[Path]) -> pd.DataFrame:
     """The scored pairs with their account, on the driver's DuckDB as `score` gives them."""
-    con = duckdb.connect()
+    con = connect()
     try:
         con.execute("set threads to 2")
         con.register("_profiles", profiles)
