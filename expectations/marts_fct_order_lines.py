@@ -1,10 +1,11 @@
 """marts.fct_order_lines: no negative quantities or amounts, and one row per staging line of a
-known order. Keys and the relationship to fct_orders are dbt tests of the model."""
+known order. Keys and the relationship to fct_orders are dbt tests of the model. An increment
+checks the lines of the orders its loads gave a header, a line or a refund."""
 
 import great_expectations.expectations as gxe
 
 from expectations._shared import critical, per_row, warning
-from orchestration.lib.quality.expectations import Suite
+from orchestration.lib.quality.expectations import Suite, loaded_by_the_run
 
 LINES = ("marts", "fct_order_lines")
 
@@ -12,10 +13,13 @@ ROWS = Suite(
     name="marts_fct_order_lines",
     asset=LINES,
     description="One row per order line: units and money (CNY).",
-    query="""
+    # fct_order_lines is a view of int_sales__order_lines_joined_to_orders without its watermark
+    query=f"""
         select quantity, unit_price, discount_amount, line_refund_amount, net_amount
-        from marts.fct_order_lines
+        from intermediate.int_sales__order_lines_joined_to_orders
+        where {loaded_by_the_run()}
     """,
+    per_load=True,
     rules=(
         *per_row(
             "quantity_positive",

@@ -52,7 +52,8 @@ class Grown:
     incremental: Path
     refreshed: Path
     # (asset, check) -> which rows the last increment's raw checks read
-    raw_checks: dict[tuple[str, str], str]
+    # per-load checks of the last increment: (asset, check) → (rows checked, rows read)
+    load_checks: dict[tuple[str, str], tuple[str, int | None]]
 
 
 def _scope(warehouse: Path) -> dict:
@@ -265,11 +266,14 @@ def grown(tmp_path_factory: pytest.TempPathFactory) -> Grown:
     last = run_main_job(where)
     assert last.success
     scopes.append(_scope(warehouse))
-    raw_checks = {
+    load_checks = {
         (
             "/".join(evaluation.asset_check_key.asset_key.path),
             evaluation.asset_check_key.name,
-        ): evaluation.metadata["rows_checked"].value
+        ): (
+            evaluation.metadata["rows_checked"].value,
+            evaluation.metadata["rows"].value if "rows" in evaluation.metadata else None,
+        )
         for evaluation in last.get_asset_check_evaluations()
         if "rows_checked" in evaluation.metadata
     }
@@ -289,7 +293,7 @@ def grown(tmp_path_factory: pytest.TempPathFactory) -> Grown:
         comparison=compare_warehouses(warehouse, refreshed, SCHEMAS),
         incremental=warehouse,
         refreshed=refreshed,
-        raw_checks=raw_checks,
+        load_checks=load_checks,
     )
 
 
@@ -305,10 +309,43 @@ def test_the_increments_resolve_only_what_changed_and_the_erasure_rebuilds_all(g
 def test_an_increment_checks_the_raw_rows_it_loaded(grown: Grown):
     """The last increment loaded orders (a new day of every source): their raw checks read only
     the rows it loaded; a table it loaded nothing into is checked whole."""
-    checks = grown.raw_checks
+    checks = {key: checked for key, (checked, _) in grown.load_checks.items()}
     assert checks[("ecommerce/orders", "ge_order_id_not_null")] == "loaded by this run"
     assert checks[("ecommerce/order_lines", "ge_order_id_not_null")] == "loaded by this run"
     assert set(checks.values()) <= {"loaded by this run", "every row"}
+
+
+def test_an_increment_checks_the_model_rows_its_loads_changed(grown: Grown):
+    """The row checks of the orders, their lines and the normalised identifiers read the rows
+    whose watermark is a load of the last increment: some, not all, and exactly those."""
+    tables = {
+        "marts/fct_orders": ("ge_net_amount_not_negative", "intermediate.int_sales__orders"),
+        "marts/fct_order_lines": (
+            "ge_quantity_positive",
+            "intermediate.int_sales__order_lines_joined_to_orders",
+        ),
+        "identity/int_identity__identifiers": (
+            "ge_phone_format",
+            "identity.int_identity__identifiers",
+        ),
+    }
+    with duckdb.connect(str(grown.incremental), read_only=True) as con:
+        [[suffix]] = con.sql(
+            "select right(load_id, 8) from staging.stg_ingest__loaded_files "
+            "order by loaded_at desc limit 1"
+        ).fetchall()
+        for asset, (check, table) in tables.items():
+            checked, rows = grown.load_checks[(asset, check)]
+            [[changed, total]] = con.sql(
+                f"""
+                select count(*) filter (where _loaded_at in (
+                    select loaded_at from staging.stg_ingest__loaded_files
+                    where load_id like '%-{suffix}')), count(*)
+                from {table}
+                """
+            ).fetchall()
+            assert checked == "loaded by this run", asset
+            assert 0 < rows == changed < total, (asset, rows, changed, total)
 
 
 def test_incremental_runs_equal_a_full_refresh(grown: Grown):

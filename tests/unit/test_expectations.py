@@ -357,6 +357,40 @@ def test_a_run_checks_the_raw_rows_it_loaded_and_only_those(tmp_path):
         read_frame(rows_suite, lake=tmp_path, load_suffix="x' or true or '")
 
 
+def test_a_run_checks_the_model_rows_its_loads_changed(tmp_path):
+    """An incremental model's row checks read the rows whose watermark is one of the run's loads:
+    a bad line of an earlier load does not fail a later run; a run that loaded nothing checks
+    every row."""
+    warehouse = tmp_path / "omni360.duckdb"
+    earlier, later = dt.datetime(2026, 3, 1, 2), dt.datetime(2026, 3, 2, 2)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema staging; create schema intermediate")
+        con.execute(
+            "create table staging.stg_ingest__loaded_files as select * from (values "
+            "('20260301T020000Z-aaaaaaaa', ?::timestamp), "
+            "('20260302T020000Z-bbbbbbbb', ?::timestamp)) as loads(load_id, loaded_at)",
+            [earlier, later],
+        )
+        con.execute(
+            "create table intermediate.int_sales__order_lines_joined_to_orders as "
+            "select * from (values (1, 10.0, 0.0, 0.0, 10.0, ?::timestamp), "
+            "(1, 10.0, 0.0, 20.0, -10.0, ?::timestamp), (2, 5.0, 1.0, 0.0, 9.0, ?::timestamp), "
+            "(1, 7.0, 0.0, 0.0, 7.0, ?::timestamp)) as lines(quantity, unit_price, "
+            "discount_amount, line_refund_amount, net_amount, _loaded_at)",
+            [earlier, earlier, later, later],
+        )
+    [rows_suite] = (s for s in all_suites() if s.name == "marts_fct_order_lines" and s.per_load)
+
+    new = run_suite(rows_suite, lake=tmp_path, warehouse=warehouse, load_suffix="bbbbbbbb")
+    assert new.new_rows_only and new.rows == 2 and new.passed
+    whole = run_suite(rows_suite, lake=tmp_path, warehouse=warehouse, load_suffix=None)
+    assert not whole.new_rows_only and whole.rows == 4
+    assert {r.name for r in whole.results if not r.passed} == {
+        "net_amount_not_negative",
+        "net_amount_not_negative_every_row",
+    }
+
+
 def _manifest(lake: Path, source: str, name: str, delivered: dict[str, int]) -> None:
     target = entity(source, name)
     folder = Lake(lake).manifest_dir(target)

@@ -19,7 +19,7 @@ import dagster as dg
 from expectations import all_suites
 from expectations.ingest_landing_scan import PARAMETERS
 from orchestration.lib import progress
-from orchestration.lib.contracts import raw_table
+from orchestration.lib.contracts import raw_tables
 from orchestration.lib.ingest.lake import Lake
 from orchestration.lib.quality.expectations import (
     CRITICAL,
@@ -124,15 +124,18 @@ def _run(
     selected = set(context.selected_asset_check_keys)
     wanted = [s for s in suites if any(check_key(s, r.name) in selected for r in s.rules)]
     run_id = context.run.run_id
-    # raw rows are checked once, in the run that loads them (the raw layer is append-only); a
-    # run that loaded none, or that rebuilds everything, checks the whole table
+    # raw rows are checked once, in the run that loads them (the raw layer is append-only), and
+    # so are the rows of incremental models that a load changed; a run that loaded none into the
+    # table (into any, for a model), or that rebuilds everything, checks the whole table
     lake = Lake(warehouse.lake)
     whole = run_mode.rebuilds(warehouse)
+    raw = {(table.source, table.name): table for table in raw_tables()}
 
     def load_suffix(suite: Suite) -> str | None:
         if not suite.per_load or whole:
             return None
-        loaded = lake.rows_loaded_by_run(raw_table(*suite.asset), run_id)
+        read = [raw[suite.asset]] if suite.asset in raw else raw.values()
+        loaded = any(lake.rows_loaded_by_run(table, run_id) for table in read)
         return run_id[:8] if loaded else None
 
     # on Spark the suites' queries run there, and GE validates the Spark dataframes

@@ -126,7 +126,8 @@ class Suite:
     # defaults of the `$PARAMETER`s its expectations use; a run may override them
     parameters: Mapping[str, float] = field(default_factory=dict)
     # rows are checked once, in the run that loads them (the raw layer is append-only): the query
-    # filters on `{loads}`, which is the run's loads when it loaded rows, else every row
+    # filters on `{loads}`, which is the run's loads when it loaded rows, else every row. A
+    # warehouse table kept up to date by load filters with `loaded_by_the_run()`
     per_load: bool = False
     # reads tables the driver writes and Spark does not hold (the resolver's id map): read from
     # the driver's DuckDB file on either engine
@@ -194,6 +195,17 @@ class SuiteResult:
 def raw_relation(source: str, name: str) -> str:
     """A raw table of the lake in a suite's query, as the dbt sources read it on either engine."""
     return f"{{raw:{source}.{name}}}"
+
+
+def loaded_by_the_run(watermark: str = "_loaded_at") -> str:
+    """A per-load suite's filter on an incremental model whose `watermark` is the newest load of
+    each row's inputs: the rows a load of this run added or changed. A row the run changed
+    otherwise keeps its watermark (an order given another customer by identity resolution): such
+    a suite checks only values its row's loads decide."""
+    return (
+        f"{watermark} in (select loads.loaded_at from (select load_id as _load_id, loaded_at "
+        "from staging.stg_ingest__loaded_files) as loads where {loads})"
+    )
 
 
 def _loads(suite: Suite, load_suffix: str | None) -> str:
