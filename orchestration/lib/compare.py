@@ -16,8 +16,17 @@ from pathlib import Path
 
 from orchestration.lib.sql import connect
 
-# columns that say when or in which run a row was written, not what the data is
-RUN_COLUMNS = {"run_id", "resolved_at", "published_at", "recorded_at", "scored_at", "fitted_at"}
+# columns that say when or in which run a row was written, not what the data is (`_resolved_at`:
+# an incremental model's watermark of identity's writes, later in a full refresh)
+RUN_COLUMNS = {
+    "run_id",
+    "resolved_at",
+    "_resolved_at",
+    "published_at",
+    "recorded_at",
+    "scored_at",
+    "fitted_at",
+}
 NUMERIC = ("DECIMAL", "DOUBLE", "FLOAT", "BIGINT", "INTEGER", "HUGEINT", "SMALLINT", "REAL")
 FLOATING = ("DOUBLE", "FLOAT", "REAL")
 DIGITS = 9

@@ -23,6 +23,7 @@ RERUN = [
     dg.AssetKey(["staging", "stg_crm__consents"]),
     dg.AssetKey(["intermediate", "int_customer__consent_events"]),
     dg.AssetKey(["intermediate", "int_customer__consents"]),
+    dg.AssetKey(["intermediate", "int_customer__consent_history"]),
     dg.AssetKey(["marts", "fct_customer_consents"]),
     dg.AssetKey(["marts", "fct_customer_consent_history"]),
     dg.AssetKey(["marts", "rpt_marketing_audience"]),

@@ -23,7 +23,10 @@ final as (
         consents.status,
         consents.channel,
         consents.recorded_at,
-        consents.policy_version
+        consents.policy_version,
+        -- what int_customer__consent_history's increments compare with its watermarks
+        consents._loaded_at,
+        xref.resolved_at as _resolved_at
     from consents
     left join xref
         on xref.record_key = {{ record_key('crm', 'members', 'consents.member_id') }}

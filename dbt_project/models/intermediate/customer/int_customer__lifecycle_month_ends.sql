@@ -27,26 +27,44 @@ month_ends as (
 ),
 
 {% if is_incremental() -%}
-    built as (
-
-        select distinct
-            customer_id,
-            _inputs_hash
-        from {{ this }}
-
-    ),
-
     built_month_ends as (
 
         select distinct snapshot_date from {{ this }}
 
     ),
 
+    unchanged as (
+
+        -- the customers whose rows were built with the fingerprint they have now, read at the
+        -- latest month end built alone (not every month's rows): a customer built has a row
+        -- there, and all of a customer's rows carry the fingerprint they were built with
+        select built.customer_id
+        from {{ this }} as built
+        inner join current_snapshots
+            on
+                built.customer_id = current_snapshots.customer_id
+                and built._inputs_hash = current_snapshots._inputs_hash
+        where built.snapshot_date = (
+            select max(built_month_ends.snapshot_date) from built_month_ends
+        )
+
+    ),
+
+    new_month_ends as (
+
+        select month_ends.snapshot_date from month_ends
+        where month_ends.snapshot_date not in (
+            select built_month_ends.snapshot_date from built_month_ends
+        )
+
+    ),
+
 {% endif -%}
 customer_month_ends as (
 
-    -- the month ends to build for each customer: all of them, or only the new ones when the
-    -- customer's rows were built with the fingerprint they have now
+    -- the month ends to build for each customer: all of them, or (in an increment) only the new
+    -- ones when the customer's rows were built with the fingerprint they have now. The two parts
+    -- are joined apart, so that no customer is paired with every month end only to drop the pairs
     select
         current_snapshots.customer_id,
         current_snapshots.first_engaged_date,
@@ -56,15 +74,19 @@ customer_month_ends as (
     inner join month_ends
         on current_snapshots.first_seen_date <= month_ends.snapshot_date
     {% if is_incremental() -%}
-        left join built
-            on
-                current_snapshots.customer_id = built.customer_id
-                and current_snapshots._inputs_hash = built._inputs_hash
-        where
-            built.customer_id is null
-            or month_ends.snapshot_date not in (
-                select built_month_ends.snapshot_date from built_month_ends
-            )
+        where current_snapshots.customer_id not in (select unchanged.customer_id from unchanged)
+
+        union all
+
+        select
+            current_snapshots.customer_id,
+            current_snapshots.first_engaged_date,
+            current_snapshots._inputs_hash,
+            new_month_ends.snapshot_date
+        from current_snapshots
+        inner join new_month_ends
+            on current_snapshots.first_seen_date <= new_month_ends.snapshot_date
+        where current_snapshots.customer_id in (select unchanged.customer_id from unchanged)
     {%- endif %}
 
 ),
@@ -79,9 +101,17 @@ customer_dates as (
 
 ),
 
+customer_orders as (
+
+    -- the orders of the customers whose month ends are built (in an increment, a few)
+    select orders.* from orders
+    where orders.customer_id in (select customer_month_ends.customer_id from customer_month_ends)
+
+),
+
 orders_per_day as (
 
-    {{ orders_per_customer_day('orders') }}
+    {{ orders_per_customer_day('customer_orders') }}
 
 ),
 

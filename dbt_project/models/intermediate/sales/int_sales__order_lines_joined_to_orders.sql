@@ -13,16 +13,6 @@ with orders as (
 ),
 
 {% if is_incremental() -%}
-    built_customers as (
-
-        select distinct
-            source_system,
-            order_id,
-            customer_id
-        from {{ this }}
-
-    ),
-
     changed_orders as (
 
         select
@@ -37,15 +27,16 @@ with orders as (
 
         union
 
-        select
-            orders.source_system,
-            orders.order_id
-        from orders
-        inner join built_customers
+        -- line by line: grouping the built lines per order first costs more than the join
+        select distinct
+            built.source_system,
+            built.order_id
+        from {{ this }} as built
+        inner join orders
             on
-                orders.source_system = built_customers.source_system
-                and orders.order_id = built_customers.order_id
-        where orders.customer_id is distinct from built_customers.customer_id
+                built.source_system = orders.source_system
+                and built.order_id = orders.order_id
+        where built.customer_id is distinct from orders.customer_id
 
     ),
 
